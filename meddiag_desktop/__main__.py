@@ -1,0 +1,7 @@
+"""``python -m meddiag_desktop``."""
+
+import sys
+
+from meddiag_desktop.cli import main
+
+sys.exit(main())

@@ -1,0 +1,107 @@
+"""Command line: ``meddiag-desktop [PATH]`` opens the app; sub-commands work headless."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from meddiag_desktop.config import Settings
+from meddiag_desktop.errors import MeddiagError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from meddiag_desktop.io.index import SeriesIndex
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("scan", "info", "analyze", "audit")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``meddiag-desktop`` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings().with_preferences()
+    try:
+        if args and args[0] in COMMANDS:
+            return _run_command(_command_parser().parse_args(args), settings)
+        return _run_gui(_gui_parser().parse_args(args), settings)
+    except MeddiagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _gui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="meddiag-desktop",
+        description="Review CT/MR studies with local AI help. Sub-commands: " + ", ".join(COMMANDS),
+    )
+    parser.add_argument("path", nargs="?", type=Path, help="DICOM folder or DICOMDIR to open")
+    parser.add_argument("--offscreen", action="store_true", help="run without a display (Qt offscreen)")
+    parser.add_argument("--screenshot", type=Path, help="save a PNG of the window once the study is shown, then quit")
+    return parser
+
+
+def _command_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="meddiag-desktop")
+    sub = parser.add_subparsers(dest="command", required=True)
+    scan = sub.add_parser("scan", help="index a folder and print its studies and series")
+    scan.add_argument("path", type=Path)
+    info = sub.add_parser("info", help="print the geometry of an indexed series")
+    info.add_argument("series", help="Series Instance UID (or a unique prefix of it)")
+    return parser
+
+
+def _run_command(args: argparse.Namespace, settings: Settings) -> int:
+    from meddiag_desktop.io.index import SeriesIndex
+
+    with SeriesIndex(settings.index_path) as index:
+        if args.command == "scan":
+            return _scan(args.path, index)
+        if args.command == "info":
+            return _info(args.series, index)
+    raise MeddiagError(f"Unknown command {args.command}")
+
+
+def _scan(path: Path, index: SeriesIndex) -> int:
+    from meddiag_desktop.cli_format import format_problems, format_series_table
+    from meddiag_desktop.io.scan import scan
+
+    def progress(done: int, total: int, message: str) -> None:
+        if total and (done == total or done % 500 == 0):
+            print(f"\r{message}", end="", file=sys.stderr, flush=True)
+
+    summary = scan(path, index, progress=progress)
+    print(file=sys.stderr)
+    print(
+        f"{summary.files_seen} files: {summary.files_parsed} read, {summary.files_unchanged} unchanged, "
+        f"{summary.files_removed} removed ({summary.seconds:.2f} s)"
+    )
+    print(format_series_table(index, summary.root))
+    if summary.problems:
+        print(format_problems(summary.problems))
+    return 0
+
+
+def _info(series: str, index: SeriesIndex) -> int:
+    from meddiag_desktop.cli_format import format_plan
+    from meddiag_desktop.io.series_loader import plan_series
+
+    record = index.find_series(series)
+    for number, plan in enumerate(plan_series(index, record.series_instance_uid), start=1):
+        print(format_plan(number, plan))
+    return 0
+
+
+def _run_gui(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported only here so that headless commands never load Qt.
+    app = importlib.import_module("meddiag_desktop.app")
+    code: int = app.run_gui(settings, path=args.path, offscreen=args.offscreen, screenshot=args.screenshot)
+    return code

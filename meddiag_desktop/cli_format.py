@@ -1,0 +1,58 @@
+"""Text tables for the headless commands. Patient names and IDs are never printed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from meddiag_desktop.core.records import ScanProblem
+    from meddiag_desktop.io.index import SeriesIndex
+    from meddiag_desktop.io.series_loader import VolumePlan
+
+
+def format_series_table(index: SeriesIndex, root: str) -> str:
+    """Study/series table of the series with files under ``root``."""
+    under = {p for p in index.file_stamps(root)}
+    lines = [f"{'study date':10}  {'mod':4} {'#':>4}  {'images':>6}  {'kind':5}  {'description':30}  series UID"]
+    for study in index.studies():
+        for series in index.series(study.study_instance_uid):
+            paths = {r.path for r in index.instances(series.series_instance_uid)}
+            if not paths & under:
+                continue
+            number = "" if series.number is None else series.number
+            lines.append(
+                f"{_date(study.date):10}  {series.modality:4} {number:>4}  {series.frame_count:>6}  "
+                f"{series.kind.value:5}  {series.description[:30]:30}  {series.series_instance_uid}"
+            )
+    return "\n".join(lines)
+
+
+def _date(value: str) -> str:
+    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) == 8 else value or "-"
+
+
+def format_problems(problems: Sequence[ScanProblem]) -> str:
+    lines = [f"{len(problems)} files not shown as images:"]
+    lines += [f"  {p.path}: {p.reason}" for p in problems]
+    return "\n".join(lines)
+
+
+def format_plan(number: int, plan: VolumePlan) -> str:
+    """Geometry of one planned volume, in the words a radiologist or physicist uses."""
+    g = plan.geometry
+    spacing = np.linalg.norm(g.affine[:3, :3], axis=0)
+    lines = [
+        f"Volume {number}: {plan.modality} {' x '.join(str(n) for n in plan.shape)} (slices x rows x columns)",
+        f"  spacing (slice, row, column): {spacing[0]:.4f}, {spacing[1]:.4f}, {spacing[2]:.4f} mm",
+        f"  origin (LPS): {', '.join(f'{v:.3f}' for v in g.affine[:3, 3])} mm",
+        f"  slice step (LPS): {', '.join(f'{v:.4f}' for v in g.affine[:3, 0])}",
+        f"  row direction: {', '.join(f'{v:.4f}' for v in g.affine[:3, 2] / spacing[2])}",
+        f"  column direction: {', '.join(f'{v:.4f}' for v in g.affine[:3, 1] / spacing[1])}",
+        f"  frame of reference: {plan.frame_of_reference_uid or '-'}",
+    ]
+    lines += [f"  warning: {w.message}" for w in g.warnings] or ["  no geometry warnings"]
+    return "\n".join(lines)

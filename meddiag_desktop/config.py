@@ -1,0 +1,82 @@
+"""Settings: one frozen object built at start-up and passed in. No Qt here."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import platformdirs
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "MedDiagDesktop"
+PACKAGE_ROOT = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_ROOT.parent
+
+
+def _env_or(variable: str, default: str) -> Path:
+    """Per-user folder, unless an administrator (or a test) points it elsewhere."""
+    return Path(os.environ.get(variable) or default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where things live and how the app behaves. Paths default to the per-user folders."""
+
+    data_dir: Path = field(default_factory=lambda: _env_or("MEDDIAG_DATA_DIR", platformdirs.user_data_dir(APP_NAME)))
+    config_dir: Path = field(
+        default_factory=lambda: _env_or("MEDDIAG_CONFIG_DIR", platformdirs.user_config_dir(APP_NAME))
+    )
+    builtin_models_dir: Path = PROJECT_ROOT / "models"
+    reader_threads: int = 4
+    inference_threads: int = 2
+    reviewer_display_name: str = ""
+    recent_folders: tuple[str, ...] = ()
+
+    @property
+    def index_path(self) -> Path:
+        return self.data_dir / "index.sqlite"
+
+    @property
+    def review_store_path(self) -> Path:
+        return self.data_dir / "review.sqlite"
+
+    @property
+    def user_models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def os_user(self) -> str:
+        return getpass.getuser()
+
+    @property
+    def preferences_path(self) -> Path:
+        return self.config_dir / "preferences.json"
+
+    def with_preferences(self) -> Settings:
+        """A copy with the user's saved preferences applied (missing or broken file: defaults)."""
+        try:
+            saved = json.loads(self.preferences_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return self
+        except (OSError, ValueError) as exc:
+            log.warning("preferences ignored: %s", exc)
+            return self
+        return replace(
+            self,
+            reviewer_display_name=str(saved.get("reviewer_display_name", "")),
+            recent_folders=tuple(str(p) for p in saved.get("recent_folders", []))[:10],
+            reader_threads=int(saved.get("reader_threads", self.reader_threads)),
+            inference_threads=int(saved.get("inference_threads", self.inference_threads)),
+        )
+
+    def save_preferences(self) -> None:
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+        keys = ("reviewer_display_name", "recent_folders", "reader_threads", "inference_threads")
+        data = {k: v for k, v in asdict(self).items() if k in keys}
+        data["recent_folders"] = list(self.recent_folders)
+        self.preferences_path.write_text(json.dumps(data, indent=2), encoding="utf-8")

@@ -1,0 +1,257 @@
+"""The persistent study index: a SQLite database of patients, studies, series and instances.
+
+One ``SeriesIndex`` owns one connection; open one per thread. Patient identity is kept
+here (the browser needs it) and nowhere else: it is never logged.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from typing import TYPE_CHECKING
+
+from meddiag_desktop.core.records import (
+    InstanceRecord,
+    ObjectKind,
+    PatientRecord,
+    ScanProblem,
+    SeriesRecord,
+    StudyRecord,
+)
+from meddiag_desktop.errors import StudyIndexError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS patients (
+    key INTEGER PRIMARY KEY, patient_id TEXT NOT NULL, name TEXT NOT NULL,
+    birth_date TEXT NOT NULL, sex TEXT NOT NULL,
+    UNIQUE (patient_id, name, birth_date));
+CREATE TABLE IF NOT EXISTS studies (
+    study_uid TEXT PRIMARY KEY, patient_key INTEGER NOT NULL REFERENCES patients(key),
+    date TEXT NOT NULL, time TEXT NOT NULL, description TEXT NOT NULL, accession TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS series (
+    series_uid TEXT PRIMARY KEY, study_uid TEXT NOT NULL REFERENCES studies(study_uid),
+    modality TEXT NOT NULL, number INTEGER, description TEXT NOT NULL,
+    manufacturer TEXT NOT NULL, frame_of_reference_uid TEXT NOT NULL, kind TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS instances (
+    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    sop_uid TEXT NOT NULL, sop_class TEXT NOT NULL, series_uid TEXT NOT NULL,
+    transfer_syntax TEXT NOT NULL, kind TEXT NOT NULL, instance_number INTEGER,
+    rows INTEGER, columns INTEGER, frames INTEGER, samples INTEGER, bits_allocated INTEGER,
+    bits_stored INTEGER, pixel_representation INTEGER, photometric TEXT, planar_configuration INTEGER,
+    rescale_slope REAL, rescale_intercept REAL, position TEXT, orientation TEXT, pixel_spacing TEXT,
+    slice_thickness REAL, gantry_tilt REAL, window_center TEXT, window_width TEXT, image_type TEXT,
+    pixel_offset INTEGER, pixel_length INTEGER);
+CREATE INDEX IF NOT EXISTS instances_by_series ON instances(series_uid);
+CREATE TABLE IF NOT EXISTS problems (
+    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, reason TEXT NOT NULL);
+"""
+
+_INSTANCE_COLUMNS = (
+    "path, size, mtime_ns, sop_uid, sop_class, series_uid, transfer_syntax, kind, instance_number, "
+    "rows, columns, frames, samples, bits_allocated, bits_stored, pixel_representation, photometric, "
+    "planar_configuration, rescale_slope, rescale_intercept, position, orientation, pixel_spacing, "
+    "slice_thickness, gantry_tilt, window_center, window_width, image_type, pixel_offset, pixel_length"
+)
+
+
+class StudyContext:
+    """Patient/study/series values of one instance, stored alongside it."""
+
+    __slots__ = ("patient", "series", "study")
+
+    def __init__(self, patient: tuple[str, str, str, str], study: tuple[str, ...], series: tuple[object, ...]) -> None:
+        self.patient = patient  # (patient_id, name, birth_date, sex)
+        self.study = study  # (study_uid, date, time, description, accession)
+        self.series = series  # (series_uid, modality, number, description, manufacturer, for_uid, kind)
+
+
+class SeriesIndex:
+    """Read and write the index database at ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            self._check_version()
+        except sqlite3.DatabaseError as exc:
+            raise StudyIndexError(f"The study index at {path} cannot be opened: {exc}") from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> SeriesIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_version(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        if row is None:
+            with self._db:
+                self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) != SCHEMA_VERSION:
+            raise StudyIndexError(f"The study index at {self.path} was written by another version.")
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def file_stamps(self, paths_under: str) -> dict[str, tuple[int, int]]:
+        """``path -> (size, mtime_ns)`` for every indexed file below a folder."""
+        like = paths_under.rstrip("/") + "/%"
+        stamps: dict[str, tuple[int, int]] = {}
+        for table in ("instances", "problems"):
+            query = f"SELECT path, size, mtime_ns FROM {table} WHERE path LIKE ?"
+            for path, size, mtime in self._db.execute(query, (like,)):
+                stamps[path] = (size, mtime)
+        return stamps
+
+    def store(
+        self,
+        instances: Sequence[tuple[InstanceRecord, StudyContext]],
+        problems: Sequence[tuple[ScanProblem, int, int]],
+    ) -> None:
+        """Insert or replace a batch in one transaction."""
+        with self._db:
+            for record, context in instances:
+                self._store_context(context)
+                self._db.execute("DELETE FROM problems WHERE path=?", (record.path,))
+                self._db.execute(
+                    f"INSERT OR REPLACE INTO instances ({_INSTANCE_COLUMNS}) VALUES ({','.join('?' * 30)})",
+                    _instance_row(record),
+                )
+            for problem, size, mtime in problems:
+                self._db.execute("DELETE FROM instances WHERE path=?", (problem.path,))
+                self._db.execute(
+                    "INSERT OR REPLACE INTO problems VALUES (?, ?, ?, ?)",
+                    (problem.path, size, mtime, problem.reason),
+                )
+
+    def _store_context(self, context: StudyContext) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO patients (patient_id, name, birth_date, sex) VALUES (?,?,?,?)", context.patient
+        )
+        key = self._db.execute(
+            "SELECT key FROM patients WHERE patient_id=? AND name=? AND birth_date=?", context.patient[:3]
+        ).fetchone()[0]
+        self._db.execute(
+            "INSERT OR IGNORE INTO studies VALUES (?, ?, ?, ?, ?, ?)", (context.study[0], key, *context.study[1:])
+        )
+        self._db.execute(
+            "INSERT OR IGNORE INTO series VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (context.series[0], context.study[0], *context.series[1:]),
+        )
+
+    def remove(self, paths: Iterable[str]) -> None:
+        """Forget files that no longer exist, and any series/study/patient left empty."""
+        with self._db:
+            for path in paths:
+                self._db.execute("DELETE FROM instances WHERE path=?", (path,))
+                self._db.execute("DELETE FROM problems WHERE path=?", (path,))
+            self._db.execute("DELETE FROM series WHERE series_uid NOT IN (SELECT series_uid FROM instances)")
+            self._db.execute("DELETE FROM studies WHERE study_uid NOT IN (SELECT study_uid FROM series)")
+            self._db.execute("DELETE FROM patients WHERE key NOT IN (SELECT patient_key FROM studies)")
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def patients(self) -> list[PatientRecord]:
+        rows = self._db.execute("SELECT key, patient_id, name, birth_date, sex FROM patients ORDER BY name, patient_id")
+        return [PatientRecord(*row) for row in rows]
+
+    def studies(self, patient_key: int | None = None) -> list[StudyRecord]:
+        query = "SELECT study_uid, patient_key, date, time, description, accession FROM studies"
+        args: tuple[object, ...] = ()
+        if patient_key is not None:
+            query, args = query + " WHERE patient_key=?", (patient_key,)
+        return [StudyRecord(*row) for row in self._db.execute(query + " ORDER BY date, time", args)]
+
+    def series(self, study_uid: str | None = None) -> list[SeriesRecord]:
+        query = (
+            "SELECT s.series_uid, s.study_uid, s.modality, s.number, s.description, s.manufacturer,"
+            " s.frame_of_reference_uid, s.kind, COUNT(i.path), COALESCE(SUM(i.frames), 0)"
+            " FROM series s JOIN instances i ON i.series_uid = s.series_uid"
+        )
+        args: tuple[object, ...] = ()
+        if study_uid is not None:
+            query, args = query + " WHERE s.study_uid=?", (study_uid,)
+        query += " GROUP BY s.series_uid ORDER BY s.study_uid, s.number, s.description"
+        return [_series_record(row) for row in self._db.execute(query, args)]
+
+    def find_series(self, uid_or_prefix: str) -> SeriesRecord:
+        """The one series whose UID equals or starts with ``uid_or_prefix``."""
+        matches = [s for s in self.series() if s.series_instance_uid.startswith(uid_or_prefix)]
+        exact = [s for s in matches if s.series_instance_uid == uid_or_prefix]
+        if exact or len(matches) == 1:
+            return (exact or matches)[0]
+        if not matches:
+            raise StudyIndexError(f"No indexed series has a UID starting with {uid_or_prefix!r}.")
+        raise StudyIndexError(f"{len(matches)} series match {uid_or_prefix!r}; give more of the UID.")
+
+    def instances(self, series_uid: str) -> list[InstanceRecord]:
+        query = f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE series_uid=?"
+        return [_instance_record(row) for row in self._db.execute(query, (series_uid,))]
+
+    def problems(self, paths_under: str | None = None) -> list[ScanProblem]:
+        if paths_under is None:
+            rows = self._db.execute("SELECT path, reason FROM problems ORDER BY path")
+        else:
+            rows = self._db.execute(
+                "SELECT path, reason FROM problems WHERE path LIKE ? ORDER BY path", (paths_under.rstrip("/") + "/%",)
+            )
+        return [ScanProblem(*row) for row in rows]
+
+    def study_of_series(self, series_uid: str) -> tuple[StudyRecord, PatientRecord]:
+        with closing(self._db.cursor()) as cursor:
+            row = cursor.execute(
+                "SELECT st.study_uid, st.patient_key, st.date, st.time, st.description, st.accession,"
+                " p.key, p.patient_id, p.name, p.birth_date, p.sex FROM series s"
+                " JOIN studies st ON st.study_uid = s.study_uid JOIN patients p ON p.key = st.patient_key"
+                " WHERE s.series_uid=?",
+                (series_uid,),
+            ).fetchone()
+        if row is None:
+            raise StudyIndexError(f"Series {series_uid} is not in the index.")
+        return StudyRecord(*row[:6]), PatientRecord(*row[6:])
+
+
+def _join(values: tuple[float, ...] | None) -> str | None:
+    return None if values is None else "\\".join(repr(v) for v in values)
+
+
+def _split(text: str | None) -> tuple[float, ...] | None:
+    return None if text is None else tuple(float(v) for v in text.split("\\"))
+
+
+def _instance_row(r: InstanceRecord) -> tuple[object, ...]:
+    return (
+        r.path, r.size, r.mtime_ns, r.sop_instance_uid, r.sop_class_uid, r.series_instance_uid,
+        r.transfer_syntax_uid, r.kind.value, r.instance_number, r.rows, r.columns, r.frames,
+        r.samples_per_pixel, r.bits_allocated, r.bits_stored, r.pixel_representation, r.photometric,
+        r.planar_configuration, r.rescale_slope, r.rescale_intercept, _join(r.position),
+        _join(r.orientation), _join(r.pixel_spacing), r.slice_thickness, r.gantry_tilt,
+        r.window_center, r.window_width, r.image_type, r.pixel_offset, r.pixel_length,
+    )  # fmt: skip
+
+
+def _instance_record(row: tuple[object, ...]) -> InstanceRecord:
+    values = list(row)
+    values[7] = ObjectKind(values[7])
+    for i in (20, 21, 22):
+        values[i] = _split(values[i])  # type: ignore[arg-type]
+    return InstanceRecord(*values)  # type: ignore[arg-type]
+
+
+def _series_record(row: tuple[object, ...]) -> SeriesRecord:
+    values = list(row)
+    values[7] = ObjectKind(values[7])
+    return SeriesRecord(*values)  # type: ignore[arg-type]

@@ -1,0 +1,210 @@
+"""Turn one file's header into an ``InstanceRecord`` (or a ``ScanProblem`` saying why not)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import TYPE_CHECKING
+
+import pydicom
+from pydicom.errors import InvalidDicomError
+
+from meddiag_desktop.core.records import InstanceRecord, ObjectKind, ScanProblem
+from meddiag_desktop.io.header import (
+    WANTED_TAGS,
+    HeaderParseError,
+    NotDicomError,
+    RawHeader,
+    read_header,
+)
+from meddiag_desktop.io.index import StudyContext
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SEG_CLASSES = frozenset({"1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7"})
+KOS_CLASS = "1.2.840.10008.5.1.4.1.1.88.59"
+SR_PREFIX = "1.2.840.10008.5.1.4.1.1.88."
+PRESENTATION_PREFIX = "1.2.840.10008.5.1.4.1.1.11."
+DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
+
+_KIND_WORDS = {
+    ObjectKind.SEG: "a segmentation (SEG), listed under its study",
+    ObjectKind.SR: "a structured report (SR), listed under its study",
+    ObjectKind.KOS: "a key-object selection (KOS), listed under its study",
+    ObjectKind.PRESENTATION: "a presentation state, listed under its study",
+    ObjectKind.OTHER: "a DICOM object without images",
+}
+
+
+ParsedInstance = tuple[InstanceRecord, StudyContext]
+
+
+def parse_instance(path: Path, size: int, mtime_ns: int) -> ParsedInstance | ScanProblem:
+    """Read one file's header. Never raises for bad input: returns a ``ScanProblem``."""
+    try:
+        header = read_header(path)
+    except NotDicomError:
+        return ScanProblem(str(path), "not a DICOM file")
+    except HeaderParseError:
+        header_or_problem = _read_with_pydicom(path)
+        if isinstance(header_or_problem, ScanProblem):
+            return header_or_problem
+        header = header_or_problem
+    except OSError as exc:
+        return ScanProblem(str(path), f"cannot be read: {exc.strerror or exc}")
+    return _record_from_header(str(path), size, mtime_ns, header)
+
+
+def _read_with_pydicom(path: Path) -> RawHeader | ScanProblem:
+    """Fallback for files the lean reader cannot walk (deflated, odd encodings)."""
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+    except InvalidDicomError:
+        return ScanProblem(str(path), "not a DICOM file")
+    except Exception as exc:
+        return ScanProblem(str(path), f"broken DICOM header ({type(exc).__name__}: {exc})")
+    values: dict[str, str | int | tuple[int, ...]] = {}
+    for tag, name in WANTED_TAGS.items():
+        element = ds.file_meta.get(tag) if tag >> 16 == 2 else ds.get(tag)
+        if element is None or element.value is None:
+            continue
+        values[name] = _value_text(element.value)
+    pixels = "PixelData" in ds or "FloatPixelData" in ds or ds.get("Rows") is not None
+    return RawHeader(values=values, pixel_offset=-2 if pixels else -1, pixel_length=-1)
+
+
+def _value_text(value: object) -> str | int:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+        return "\\".join(str(v) for v in value)
+    return str(value)
+
+
+def _record_from_header(path: str, size: int, mtime_ns: int, header: RawHeader) -> ParsedInstance | ScanProblem:
+    v = header.values
+    sop_class = str(v.get("SOPClassUID") or v.get("MediaStorageSOPClassUID") or "")
+    if sop_class == DICOMDIR_CLASS or "DirectoryRecordSequence" in v:
+        return ScanProblem(path, "a DICOM directory file (DICOMDIR), not an image")
+    if not sop_class and not v.get("Rows"):
+        return ScanProblem(path, "broken DICOM file: it names no object type and holds no image")
+    _fill_missing_uids(v, path)
+    series_uid, sop_uid = str(v["SeriesInstanceUID"]), str(v["SOPInstanceUID"])
+    kind = _object_kind(sop_class, header)
+    record = InstanceRecord(
+        path=path,
+        size=size,
+        mtime_ns=mtime_ns,
+        sop_instance_uid=sop_uid,
+        sop_class_uid=sop_class,
+        series_instance_uid=series_uid,
+        transfer_syntax_uid=str(v.get("TransferSyntaxUID", "1.2.840.10008.1.2")),
+        kind=kind,
+        instance_number=_int(v.get("InstanceNumber")),
+        rows=_int(v.get("Rows")) or 0,
+        columns=_int(v.get("Columns")) or 0,
+        frames=_int(v.get("NumberOfFrames")) or 1,
+        samples_per_pixel=_int(v.get("SamplesPerPixel")) or 1,
+        bits_allocated=_int(v.get("BitsAllocated")) or 0,
+        bits_stored=_int(v.get("BitsStored")) or 0,
+        pixel_representation=_int(v.get("PixelRepresentation")) or 0,
+        photometric=str(v.get("PhotometricInterpretation", "")),
+        planar_configuration=_int(v.get("PlanarConfiguration")) or 0,
+        rescale_slope=_float(v.get("RescaleSlope"), 1.0),
+        rescale_intercept=_float(v.get("RescaleIntercept"), 0.0),
+        position=_floats(v.get("ImagePositionPatient"), 3),  # type: ignore[arg-type]
+        orientation=_floats(v.get("ImageOrientationPatient"), 6),  # type: ignore[arg-type]
+        pixel_spacing=_positive(_floats(v.get("PixelSpacing"), 2)),  # type: ignore[arg-type]
+        slice_thickness=_optional_float(v.get("SliceThickness")),
+        gantry_tilt=_optional_float(v.get("GantryDetectorTilt")),
+        window_center=str(v.get("WindowCenter", "")),
+        window_width=str(v.get("WindowWidth", "")),
+        image_type=str(v.get("ImageType", "")),
+        pixel_offset=header.pixel_offset,
+        pixel_length=header.pixel_length,
+    )
+    return record, _context(v, kind)
+
+
+def _context(v: dict[str, str | int | tuple[int, ...]], kind: ObjectKind) -> StudyContext:
+    def text(name: str) -> str:
+        return str(v.get(name, ""))
+
+    return StudyContext(
+        patient=(text("PatientID"), text("PatientName"), text("PatientBirthDate"), text("PatientSex")),
+        study=(
+            text("StudyInstanceUID"), text("StudyDate"), text("StudyTime"),
+            text("StudyDescription"), text("AccessionNumber"),
+        ),
+        series=(
+            text("SeriesInstanceUID"), text("Modality"), _int(v.get("SeriesNumber")), text("SeriesDescription"),
+            text("Manufacturer"), text("FrameOfReferenceUID"), kind.value,
+        ),
+    )  # fmt: skip
+
+
+def _fill_missing_uids(values: dict[str, str | int | tuple[int, ...]], path: str) -> None:
+    """Files without UIDs (test images, old secondary captures) get stable ones from their path.
+
+    Each such file becomes its own series, so nothing is grouped by guesswork.
+    """
+    digest = int.from_bytes(hashlib.sha256(path.encode()).digest()[:16], "big")
+    for name, suffix in (("StudyInstanceUID", 1), ("SeriesInstanceUID", 2), ("SOPInstanceUID", 3)):
+        if not values.get(name):
+            values[name] = f"2.25.{digest}.{suffix}"
+
+
+def _object_kind(sop_class: str, header: RawHeader) -> ObjectKind:
+    if sop_class in SEG_CLASSES:
+        return ObjectKind.SEG
+    if sop_class == KOS_CLASS:
+        return ObjectKind.KOS
+    if sop_class.startswith(SR_PREFIX):
+        return ObjectKind.SR
+    if sop_class.startswith(PRESENTATION_PREFIX):
+        return ObjectKind.PRESENTATION
+    has_pixels = header.pixel_offset != -1 and _int(header.values.get("Rows"))
+    return ObjectKind.IMAGE if has_pixels else ObjectKind.OTHER
+
+
+def describe_non_image(kind: ObjectKind) -> str:
+    """Plain words for why a DICOM object is not shown as an image series."""
+    return _KIND_WORDS.get(kind, "not an image")
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value).split("\\")[0].strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _optional_float(value: object) -> float | None:
+    try:
+        return float(str(value).split("\\")[0])
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(value: object, default: float) -> float:
+    parsed = _optional_float(value)
+    return default if parsed is None else parsed
+
+
+def _positive(values: tuple[float, ...] | None) -> tuple[float, ...] | None:
+    return values if values is not None and all(v > 0 for v in values) else None
+
+
+def _floats(value: object, count: int) -> tuple[float, ...] | None:
+    if value is None:
+        return None
+    try:
+        parts = tuple(float(p) for p in str(value).split("\\"))
+    except ValueError:
+        return None
+    return parts if len(parts) == count else None

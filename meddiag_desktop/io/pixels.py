@@ -1,0 +1,135 @@
+"""Decode pixel data: a fast path for uncompressed files at indexed offsets, pydicom otherwise.
+
+Decoding of compressed syntaxes always goes through pylibjpeg's plugins (or pydicom's own
+RLE decoder), never pillow: pillow returns wrong values for some JPEG 2000 files.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pydicom
+from pydicom.pixels.processing import apply_color_lut
+from pydicom.pixels.utils import pixel_array
+from pydicom.uid import UID
+
+from meddiag_desktop.errors import DicomReadError, UnsupportedDicomError
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from meddiag_desktop.core.records import InstanceRecord
+
+NATIVE_LE = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"})
+_PLUGIN_FOR = {
+    "1.2.840.10008.1.2.5": "pylibjpeg",  # RLE (pylibjpeg-rle)
+}
+
+
+def can_read_fast(record: InstanceRecord) -> bool:
+    """True when the pixel bytes can be read straight from the indexed offset."""
+    expected = record.rows * record.columns * record.samples_per_pixel * (record.bits_allocated // 8)
+    return (
+        record.transfer_syntax_uid in NATIVE_LE
+        and record.frames == 1
+        and record.samples_per_pixel == 1
+        and record.bits_allocated in (8, 16, 32)
+        and record.pixel_offset > 0
+        and record.pixel_length >= expected > 0
+    )
+
+
+def stored_dtype(record: InstanceRecord) -> np.dtype[np.integer]:
+    kind = "i" if record.pixel_representation == 1 else "u"
+    return np.dtype(f"<{kind}{record.bits_allocated // 8}")
+
+
+def read_fast(record: InstanceRecord, buffer: NDArray[np.integer]) -> NDArray[np.integer]:
+    """Read one uncompressed frame into ``buffer`` (rows x columns, stored dtype)."""
+    fd = os.open(record.path, os.O_RDONLY)
+    try:
+        got = os.preadv(fd, [buffer.data.cast("B")], record.pixel_offset)
+    finally:
+        os.close(fd)
+    if got != buffer.nbytes:
+        raise DicomReadError(
+            f"{Path(record.path).name}: pixel data is truncated ({got} of {buffer.nbytes} bytes)."
+        )
+    return honour_bits_stored(buffer, record.bits_allocated, record.bits_stored, record.pixel_representation)
+
+
+def honour_bits_stored(
+    array: NDArray[np.integer], bits_allocated: int, bits_stored: int, pixel_representation: int
+) -> NDArray[np.integer]:
+    """Clear unused high bits, or sign-extend signed values (PS3.5 8.1.1)."""
+    unused = bits_allocated - bits_stored
+    if unused <= 0 or bits_stored <= 0:
+        return array
+    if pixel_representation == 0:
+        np.bitwise_and(array, (1 << bits_stored) - 1, out=array)
+    else:
+        np.left_shift(array, unused, out=array)
+        np.right_shift(array, unused, out=array)
+    return array
+
+
+def decode_file(record: InstanceRecord) -> NDArray[np.generic]:
+    """Decode all frames of one file: ``(frames, rows, cols)`` or ``(frames, rows, cols, 3)`` RGB."""
+    name = Path(record.path).name
+    try:
+        ds = pydicom.dcmread(record.path, force=True)  # indexing already proved it is DICOM
+    except Exception as exc:
+        raise DicomReadError(f"{name}: the file cannot be read ({exc}).") from exc
+    array = _decode_dataset(ds, name)
+    if int(ds.get("NumberOfFrames", 1) or 1) == 1:
+        array = array[np.newaxis]
+    return _to_display_color(ds, array) if _is_color(ds) else array
+
+
+def _transfer_syntax(ds: pydicom.Dataset) -> UID:
+    """The file's syntax; files without file meta (pre-PS3.10) get the one pydicom detected."""
+    if "TransferSyntaxUID" in ds.file_meta:
+        return UID(ds.file_meta.TransferSyntaxUID)
+    implicit, little = ds.original_encoding
+    syntax = UID("1.2.840.10008.1.2" if implicit else "1.2.840.10008.1.2.1" if little else "1.2.840.10008.1.2.2")
+    ds.file_meta.TransferSyntaxUID = syntax
+    return syntax
+
+
+def _decode_dataset(ds: pydicom.Dataset, name: str) -> NDArray[np.generic]:
+    syntax = _transfer_syntax(ds)
+    plugin = _PLUGIN_FOR.get(str(syntax), "pylibjpeg" if syntax.is_compressed else "")
+    try:
+        result: NDArray[np.generic] = pixel_array(ds, decoding_plugin=plugin)
+    except NotImplementedError as exc:
+        raise UnsupportedDicomError(f"{name}: unsupported — {syntax.name} cannot be decoded here ({exc}).") from exc
+    except (RuntimeError, ValueError, AttributeError, KeyError, TypeError) as exc:
+        if "no" in str(exc).lower() and "plugin" in str(exc).lower():
+            raise UnsupportedDicomError(f"{name}: unsupported — no decoder for {syntax.name}.") from exc
+        raise DicomReadError(f"{name}: broken pixel data — {_first_line(exc)}") from exc
+    except Exception as exc:
+        raise DicomReadError(f"{name}: broken pixel data — {_first_line(exc)}") from exc
+    return result
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _is_color(ds: pydicom.Dataset) -> bool:
+    return int(ds.get("SamplesPerPixel", 1)) == 3 or ds.get("PhotometricInterpretation") == "PALETTE COLOR"
+
+
+def _to_display_color(ds: pydicom.Dataset, array: NDArray[np.generic]) -> NDArray[np.uint8]:
+    """Colour images become 8-bit RGB for display (palette via its LUT, YBR converted)."""
+    if ds.get("PhotometricInterpretation") == "PALETTE COLOR":
+        rgb = apply_color_lut(array, ds)
+        bits = 16 if rgb.dtype.itemsize > 1 else 8
+    else:  # pixel_array(as_rgb=True) has already converted YBR to RGB
+        rgb, bits = array, int(ds.get("BitsAllocated", 8))
+    shift = max(bits - 8, 0)
+    return np.asarray(np.right_shift(rgb, shift) if shift else rgb).astype(np.uint8)

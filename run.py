@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Bootstrap with nothing but python3: `python3 run.py demo` or `python3 run.py test`.
+
+Creates ./.venv, installs the project (and the dev extra for tests), installs the Debian
+packages the tests need when they are missing, then opens the demo or runs every check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+PYTHON = VENV / "bin" / "python"
+DEMO = ROOT / "resources" / "demo"
+
+
+def sh(*args: str | Path, check: bool = True, env: dict[str, str] | None = None) -> int:
+    print("+", " ".join(str(a) for a in args), flush=True)
+    return subprocess.run([str(a) for a in args], cwd=ROOT, check=check, env=env).returncode
+
+
+def ensure_venv(extra: str) -> None:
+    if not PYTHON.exists():
+        sh(sys.executable, "-m", "venv", VENV)
+    stamp = VENV / f".installed-{extra or 'base'}"
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    sh(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    target = f".[{extra}]" if extra else "."
+    sh(PYTHON, "-m", "pip", "install", "--quiet", "--editable", target)
+    stamp.write_text(digest)
+
+
+def has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def demo() -> int:
+    ensure_venv("")
+    app = [PYTHON, "-m", "meddiag_desktop"]
+    if has_display():
+        return sh(*app, DEMO, check=False)
+    shot = ROOT / "demo-screenshot.png"
+    print("No display here: opening the app offscreen on the demo study and saving a screenshot.")
+    code = sh(*app, DEMO, "--offscreen", "--screenshot", shot, check=False)
+    if code == 0:
+        print(f"Screenshot of the app on the demo study: {shot}")
+    print("Headless summary of the demo study:")
+    return sh(*app, "scan", DEMO, check=False) or code
+
+
+def test() -> int:
+    ensure_venv("dev")
+    sh("bash", ROOT / "packaging" / "ensure_system_packages.sh", check=False)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    bin_dir = VENV / "bin"
+    checks = [
+        (bin_dir / "ruff", "check", *[p for p in ("meddiag_desktop", "tests", "bench", "training", "run.py") if (ROOT / p).exists()]),
+        (bin_dir / "mypy", "--strict", "meddiag_desktop"),
+        (bin_dir / "lint-imports",),
+    ]
+    failed = [c[0].name for c in checks if sh(*c, check=False, env=env) != 0]
+    code = sh(PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", check=False, env=env)
+    if code == 5:
+        print("pytest collected no tests")
+    if failed:
+        print("failed checks:", ", ".join(failed))
+    return 1 if failed or code != 0 else 0
+
+
+def main() -> int:
+    commands = {"demo": demo, "test": test}
+    if len(sys.argv) != 2 or sys.argv[1] not in commands:
+        print(__doc__)
+        return 2
+    return commands[sys.argv[1]]()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""The headless commands, run as a user would, in a subprocess with isolated user folders."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from meddiag_desktop.cli import main
+
+DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo"
+
+
+def test_scan_prints_series_table_and_problems(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scan", str(DEMO)]) == 0
+    out = capsys.readouterr().out
+    assert "CT" in out and "5mm" in out and "64" in out
+    assert "README.md: not a DICOM file" in out
+    assert "A0001" not in out.split("files not shown")[0]  # no patient identifiers in the table
+
+
+def test_info_prints_geometry_by_uid_prefix(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["scan", str(DEMO)])
+    line = next(l for l in capsys.readouterr().out.splitlines() if " 5mm " in l)
+    uid = line.split()[-1]
+    assert main(["info", uid[:-6]]) == 0
+    out = capsys.readouterr().out
+    assert "64 x 512 x 512" in out
+    assert "spacing (slice, row, column): 5.0000, 0.8418, 0.8418 mm" in out
+    assert "no geometry warnings" in out
+
+
+def test_bad_path_is_a_plain_error_not_a_traceback(tmp_path: Path) -> None:
+    env = {**os.environ}
+    result = subprocess.run(
+        [sys.executable, "-m", "meddiag_desktop", "scan", str(tmp_path / "nope")],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "error:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unknown_series_is_a_plain_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "9.9.9"]) == 2
+    assert "No indexed series" in capsys.readouterr().err

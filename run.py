@@ -61,7 +61,11 @@ def test() -> int:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     bin_dir = VENV / "bin"
     checks = [
-        (bin_dir / "ruff", "check", *[p for p in ("meddiag_desktop", "tests", "bench", "training", "run.py") if (ROOT / p).exists()]),
+        (
+            bin_dir / "ruff",
+            "check",
+            *[p for p in ("meddiag_desktop", "tests", "bench", "training", "run.py") if (ROOT / p).exists()],
+        ),
         (bin_dir / "mypy", "--strict", "meddiag_desktop"),
         (bin_dir / "lint-imports",),
     ]

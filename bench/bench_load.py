@@ -31,7 +31,9 @@ def sitk_load(folder: Path) -> np.ndarray:
 def pydicom_load(folder: Path) -> np.ndarray:
     slices = [pydicom.dcmread(p) for p in folder.glob("*.dcm")]
     slices.sort(key=lambda d: float(d.ImagePositionPatient[2]))
-    return np.stack([d.pixel_array * float(d.RescaleSlope) + float(d.RescaleIntercept) for d in slices]).astype(np.float32)
+    return np.stack([d.pixel_array * float(d.RescaleSlope) + float(d.RescaleIntercept) for d in slices]).astype(
+        np.float32
+    )
 
 
 def dcm2niix(folder: Path) -> None:
@@ -40,7 +42,7 @@ def dcm2niix(folder: Path) -> None:
     shutil.rmtree(out)
 
 
-def ours_factory(index: SeriesIndex, uid: str, threads: int):  # noqa: ANN201
+def ours_factory(index: SeriesIndex, uid: str, threads: int):
     def load() -> None:
         [plan] = plan_series(index, uid)
         read_volume(plan, threads=threads)

@@ -24,7 +24,7 @@ def test_scan_prints_series_table_and_problems(capsys: pytest.CaptureFixture[str
 
 def test_info_prints_geometry_by_uid_prefix(capsys: pytest.CaptureFixture[str]) -> None:
     main(["scan", str(DEMO)])
-    line = next(l for l in capsys.readouterr().out.splitlines() if " 5mm " in l)
+    line = next(row for row in capsys.readouterr().out.splitlines() if " 5mm " in row)
     uid = line.split()[-1]
     assert main(["info", uid[:-6]]) == 0
     out = capsys.readouterr().out

@@ -13,7 +13,9 @@ from meddiag_desktop.io.scan import scan
 from meddiag_desktop.io.series_loader import load_series
 
 PACKAGE = Path(__file__).resolve().parents[1] / "meddiag_desktop"
-NETWORK = re.compile(r"^\s*(import|from)\s+(requests|urllib\.request|http\.client|socket|httpx|aiohttp|ftplib|smtplib)\b", re.M)
+NETWORK = re.compile(
+    r"^\s*(import|from)\s+(requests|urllib\.request|http\.client|socket|httpx|aiohttp|ftplib|smtplib)\b", re.M
+)
 
 
 def test_package_imports_no_network_module() -> None:

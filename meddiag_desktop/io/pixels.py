@@ -55,9 +55,7 @@ def read_fast(record: InstanceRecord, buffer: NDArray[np.integer]) -> NDArray[np
     finally:
         os.close(fd)
     if got != buffer.nbytes:
-        raise DicomReadError(
-            f"{Path(record.path).name}: pixel data is truncated ({got} of {buffer.nbytes} bytes)."
-        )
+        raise DicomReadError(f"{Path(record.path).name}: pixel data is truncated ({got} of {buffer.nbytes} bytes).")
     return honour_bits_stored(buffer, record.bits_allocated, record.bits_stored, record.pixel_representation)
 
 

@@ -47,9 +47,7 @@ def test_gap_is_reported_with_slice_numbers_and_positions_kept() -> None:
 
 def test_gantry_tilt_keeps_sheared_geometry() -> None:
     tilt = math.radians(18.5)
-    frames = [
-        FrameGeometry(i, 4, 4, (0.0, -i * 5 * math.tan(tilt), i * 5.0), AXIAL, (1.0, 1.0)) for i in range(6)
-    ]
+    frames = [FrameGeometry(i, 4, 4, (0.0, -i * 5 * math.tan(tilt), i * 5.0), AXIAL, (1.0, 1.0)) for i in range(6)]
     [stack] = build_stacks(frames)
     assert kinds(stack) == {WarningKind.GANTRY_TILT}
     assert "18.5°" in stack.warnings[0].message

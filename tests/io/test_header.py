@@ -39,9 +39,12 @@ def test_agrees_with_pydicom_on_every_corpus_file(corpus: Path) -> None:
             if isinstance(ours, int):
                 assert ours == int(theirs), (path, name)
             else:
-                assert [float(v) for v in str(ours).split("\\")] == pytest.approx(
-                    [float(v) for v in _pydicom_text(theirs).split("\\")]
-                ) if name in ("ImagePositionPatient", "RescaleIntercept") else ours == _pydicom_text(theirs), (path, name)
+                assert (
+                    [float(v) for v in str(ours).split("\\")]
+                    == pytest.approx([float(v) for v in _pydicom_text(theirs).split("\\")])
+                    if name in ("ImagePositionPatient", "RescaleIntercept")
+                    else ours == _pydicom_text(theirs)
+                ), (path, name)
         compared += 1
     assert compared > 300
 

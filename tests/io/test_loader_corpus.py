@@ -13,8 +13,8 @@ import SimpleITK as sitk
 from meddiag_desktop.core.volume import Volume, WarningKind
 from meddiag_desktop.errors import DicomReadError
 from meddiag_desktop.io.index import SeriesIndex
-from meddiag_desktop.io.scan import scan
 from meddiag_desktop.io.pixels import decode_file
+from meddiag_desktop.io.scan import scan
 from meddiag_desktop.io.series_loader import load_series
 
 LUNG = "lung_pet_ct_dx/A0001_philips_lungkernel_L"
@@ -62,7 +62,9 @@ def test_philips_tilt_keeps_true_geometry_and_warns(corpus: Path, tmp_path: Path
     assert {w.kind for w in volume.warnings} == {WarningKind.GANTRY_TILT}
     assert "18.5°" in volume.warnings[0].message
     assert_matches_sitk(volume, sitk_series(corpus / PHILIPS_TILT), through_plane=False)
-    last = pydicom.dcmread(_file_of(corpus / PHILIPS_TILT, volume.source_sop_instance_uids[-1]), stop_before_pixels=True)
+    last = pydicom.dcmread(
+        _file_of(corpus / PHILIPS_TILT, volume.source_sop_instance_uids[-1]), stop_before_pixels=True
+    )
     assert np.allclose(volume.index_to_lps((volume.shape[0] - 1, 0, 0)), last.ImagePositionPatient, atol=1e-3)
 
 
@@ -82,7 +84,10 @@ def _file_of(folder: Path, sop_uid: str) -> Path:
     for path in folder.iterdir():
         if path.is_file() and path.name not in ("DIRFILE",):
             try:
-                if pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SOPInstanceUID"]).SOPInstanceUID == sop_uid:
+                if (
+                    pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SOPInstanceUID"]).SOPInstanceUID
+                    == sop_uid
+                ):
                     return path
             except pydicom.errors.InvalidDicomError:
                 continue
@@ -119,8 +124,10 @@ def test_demo_rle_equals_corpus_uncompressed(corpus: Path, tmp_path: Path) -> No
 
 
 def test_enhanced_mr_uses_per_frame_functional_groups(corpus: Path, tmp_path: Path) -> None:
-    path = corpus / "enhanced_mr" / "IM_0027_fMAP.dcm" if (corpus / "enhanced_mr" / "IM_0027_fMAP.dcm").exists() else next(
-        p for p in (corpus / "enhanced_mr").rglob("*fMAP*")
+    path = (
+        corpus / "enhanced_mr" / "IM_0027_fMAP.dcm"
+        if (corpus / "enhanced_mr" / "IM_0027_fMAP.dcm").exists()
+        else next(p for p in (corpus / "enhanced_mr").rglob("*fMAP*"))
     )
     folder = tmp_path / "fmap"
     folder.mkdir()

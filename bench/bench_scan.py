@@ -80,9 +80,8 @@ def main() -> None:
     print(row("meddiag scan, first (into a new SQLite index)", ours, peer))
     print(row("meddiag scan, re-open unchanged folder", rescan))
     print(f"  files/s: pydicom {len(paths) / peer:.0f}, meddiag first scan {len(paths) / ours:.0f}")
-    print(
-        f"  re-open vs first scan: {ours / rescan:.1f}x faster (target >= 20x); first scan vs pydicom: {peer / ours:.2f}x (target >= 3x)"
-    )
+    print(f"  re-open vs first scan: {ours / rescan:.1f}x faster (target >= 20x)")
+    print(f"  first scan vs pydicom: {peer / ours:.2f}x (target >= 3x)")
     shutil.rmtree(tmp)
 
 

@@ -9,6 +9,7 @@ caller falls back to pydicom.
 
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -70,6 +71,9 @@ WANTED_TAGS: dict[int, str] = {
     0x00281053: "RescaleSlope",
     0x00041220: "DirectoryRecordSequence",
 }
+LAST_WANTED_BEFORE_PIXELS = 0x0028FFFF  # every indexed tag but Pixel Data sits in groups <= 0028
+_PIXEL_TAG_LE = b"\xe0\x7f\x10\x00"
+_ITEM_LE = b"\xfe\xff\x00\xe0"
 _US_TAGS = frozenset({0x00280002, 0x00280006, 0x00280010, 0x00280011, 0x00280100, 0x00280101, 0x00280103})
 _SQ_WANTED = frozenset({0x00041220})
 
@@ -95,9 +99,16 @@ class RawHeader:
 class _Buffer:
     """A growable window on the start of a file."""
 
-    def __init__(self, handle: object, first: bytes) -> None:
+    def __init__(self, handle: object, first: bytes, file_size: int) -> None:
         self._handle = handle
         self.data = first
+        self.file_size = file_size
+
+    def grow(self) -> bool:
+        """Read the next chunk; False at end of file."""
+        more = self._handle.read(max(len(self.data), 65536))  # type: ignore[attr-defined]
+        self.data += more
+        return bool(more)
 
     def ensure(self, end: int) -> None:
         if end <= len(self.data):
@@ -111,7 +122,7 @@ class _Buffer:
 def read_header(path: Path) -> RawHeader:
     """Read the indexed tags of one file. Raises ``HeaderParseError`` if it cannot."""
     with path.open("rb") as handle:
-        buf = _Buffer(handle, handle.read(16384))
+        buf = _Buffer(handle, handle.read(16384), os.fstat(handle.fileno()).st_size)
         start = _find_start(buf.data)
         meta, pos = _read_file_meta(buf, start)
         syntax = str(meta.get("TransferSyntaxUID", IMPLICIT_LE))
@@ -181,12 +192,70 @@ class _Walker:
                 self.buf.ensure(pos + 8)
             except HeaderParseError:
                 return  # clean end of a file without pixel data
-            tag, vr, length, pos = self._element_header(pos)
+            tag, vr, length, value_pos = self._element_header(pos)
             if tag in PIXEL_DATA_TAGS:
-                self.header.pixel_offset = pos
+                self.header.pixel_offset = value_pos
                 self.header.pixel_length = -1 if length == _UNDEFINED else length
                 return
-            pos = self._consume(tag, vr, length, pos, top_level=True)
+            if tag > LAST_WANTED_BEFORE_PIXELS and self._jump_to_pixel_data(pos):
+                return
+            pos = self._consume(tag, vr, length, value_pos, top_level=True)
+
+    def _jump_to_pixel_data(self, start: int) -> bool:
+        """Find Pixel Data by its tag bytes and accept it only if its length proves it.
+
+        Private groups after 0028 (e.g. Siemens CSA, Philips 2001/2005) hold hundreds of
+        elements we do not need; walking them dominates indexing time. A candidate is
+        accepted only when its value is encapsulated (an Item tag follows) or its length is
+        exactly the size the image attributes imply; otherwise the caller keeps walking.
+        """
+        if self.endian != "<":
+            return False
+        expected = self._expected_native_length()
+        search_from = start
+        while True:
+            found = self.buf.data.find(_PIXEL_TAG_LE, search_from)
+            if found < 0:
+                search_from = max(start, len(self.buf.data) - 3)
+                if not self.buf.grow():
+                    return False
+                continue
+            if self._accept_pixel_candidate(found, expected):
+                return True
+            search_from = found + 1
+
+    def _accept_pixel_candidate(self, at: int, expected: int) -> bool:
+        header_len = 12 if self.explicit else 8
+        try:
+            self.buf.ensure(at + header_len + 4)
+        except HeaderParseError:
+            return False
+        data = self.buf.data
+        if self.explicit:
+            if data[at + 4 : at + 6] not in (b"OB", b"OW") or data[at + 6 : at + 8] != b"\0\0":
+                return False
+            length = self._u32.unpack_from(data, at + 8)[0]
+        else:
+            length = self._u32.unpack_from(data, at + 4)[0]
+        value = at + header_len
+        if length == _UNDEFINED and data[value : value + 4] == _ITEM_LE:
+            self.header.pixel_offset, self.header.pixel_length = value, -1
+            return True
+        if expected > 0 and length in (expected, expected + 1) and value + length <= self.buf.file_size:
+            self.header.pixel_offset, self.header.pixel_length = value, length
+            return True
+        return False
+
+    def _expected_native_length(self) -> int:
+        v = self.header.values
+        try:
+            rows, cols = int(v["Rows"]), int(v["Columns"])  # type: ignore[call-overload]
+            bits, samples = int(v["BitsAllocated"]), int(v.get("SamplesPerPixel", 1))  # type: ignore[call-overload]
+            frames = int(str(v.get("NumberOfFrames", 1)).split("\\")[0] or 1)
+        except (KeyError, ValueError):
+            return -1
+        size = rows * cols * samples * frames * bits // 8
+        return size + (size % 2)
 
     def _element_header(self, pos: int) -> tuple[int, bytes, int, int]:
         data = self.buf.data

@@ -75,3 +75,25 @@ def test_truncated_header_is_a_parse_error(corpus: Path, tmp_path: Path) -> None
     except HeaderParseError as exc:
         header_or_error = exc
     assert isinstance(header_or_error, HeaderParseError) or header_or_error.pixel_offset == -1  # type: ignore[attr-defined]
+
+
+def test_pixel_data_location_matches_pydicom_on_every_native_file(corpus: Path) -> None:
+    checked = 0
+    for path in sorted(p for p in corpus.rglob("*.dcm") if p.is_file()):
+        try:
+            header = read_header(path)
+        except HeaderParseError:
+            continue
+        if header.pixel_length <= 0:
+            continue
+        ds = pydicom.dcmread(path, force=True)
+        if "PixelData" not in ds or ds.file_meta.get("TransferSyntaxUID") not in (
+            "1.2.840.10008.1.2",
+            "1.2.840.10008.1.2.1",
+        ):
+            continue
+        with path.open("rb") as handle:
+            handle.seek(header.pixel_offset)
+            assert handle.read(64) == ds.PixelData[:64], path
+        checked += 1
+    assert checked > 250

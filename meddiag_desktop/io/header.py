@@ -249,8 +249,8 @@ class _Walker:
     def _expected_native_length(self) -> int:
         v = self.header.values
         try:
-            rows, cols = int(v["Rows"]), int(v["Columns"])  # type: ignore[call-overload]
-            bits, samples = int(v["BitsAllocated"]), int(v.get("SamplesPerPixel", 1))  # type: ignore[call-overload]
+            rows, cols = int(str(v["Rows"])), int(str(v["Columns"]))
+            bits, samples = int(str(v["BitsAllocated"])), int(str(v.get("SamplesPerPixel", 1)))
             frames = int(str(v.get("NumberOfFrames", 1)).split("\\")[0] or 1)
         except (KeyError, ValueError):
             return -1

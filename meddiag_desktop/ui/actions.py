@@ -1,0 +1,102 @@
+"""Menu and toolbar actions of the viewer (keyboard shortcuts live here, in one table)."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QComboBox, QLabel, QSpinBox
+
+from meddiag_desktop.core.window_level import PRESETS
+from meddiag_desktop.ui.viewer.slice_view import Tool
+from meddiag_desktop.ui.viewer.viewer_widget import Layout
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
+
+    from meddiag_desktop.ui.viewer.viewer_widget import ViewerWidget
+
+TOOL_KEYS = {
+    Tool.WINDOW: ("Window/level", "W"),
+    Tool.CROSSHAIR: ("Crosshair", "C"),
+    Tool.LENGTH: ("Length", "M"),
+    Tool.ELLIPSE: ("Ellipse ROI", "E"),
+    Tool.RECTANGLE: ("Rectangle ROI", "T"),
+}
+
+
+def make_action(window: QMainWindow, text: str, key: str, slot: Callable[[], object]) -> QAction:
+    action = QAction(text, window)
+    if key:
+        action.setShortcut(QKeySequence(key))
+    action.triggered.connect(lambda _checked=False: slot())
+    window.addAction(action)
+    return action
+
+
+def build_view_menu(window: QMainWindow, menu: QMenu, viewer: ViewerWidget) -> dict[str, QAction]:
+    """Layouts, presets, invert, privacy, zoom and cine."""
+    actions: dict[str, QAction] = {}
+    actions["layout"] = make_action(window, "Toggle single / 1×3 MPR layout", "L", viewer.toggle_layout)
+    actions["single"] = make_action(window, "Single view", "Ctrl+1", lambda: viewer.set_layout(Layout.SINGLE))
+    actions["mpr"] = make_action(
+        window, "1×3 MPR (axial, coronal, sagittal)", "Ctrl+3", lambda: viewer.set_layout(Layout.MPR)
+    )
+    menu.addActions([actions["layout"], actions["single"], actions["mpr"]])
+    menu.addSeparator()
+    presets = menu.addMenu("Window presets")
+    for preset in PRESETS:
+        text = f"{preset.name} ({preset.window.center:g}/{preset.window.width:g})"
+        apply = partial(viewer.apply_preset, preset.key)
+        actions[f"preset{preset.key}"] = make_action(window, text, str(preset.key), apply)
+        presets.addAction(actions[f"preset{preset.key}"])
+    actions["header_window"] = make_action(window, "Series' own window", "0", viewer.apply_header_window)
+    presets.addAction(actions["header_window"])
+    for name, text, key, slot in (
+        ("invert", "Invert", "I", viewer.toggle_invert),
+        ("privacy", "Privacy: hide patient identity", "H", viewer.toggle_privacy),
+        ("fit", "Fit to window", "F", viewer.fit_all),
+        ("one_to_one", "1:1 pixels", "=", viewer.one_to_one),
+        ("reset", "Reset view", "R", viewer.reset),
+        ("cine", "Cine play / pause", "Space", viewer.toggle_cine),
+    ):
+        actions[name] = make_action(window, text, key, slot)
+        menu.addAction(actions[name])
+    return actions
+
+
+def build_tools(window: QMainWindow, menu: QMenu, toolbar: QToolBar, viewer: ViewerWidget) -> dict[Tool, QAction]:
+    """Exclusive mouse tools, in the Tools menu and on the toolbar."""
+    group = QActionGroup(window)
+    actions: dict[Tool, QAction] = {}
+    for tool, (text, key) in TOOL_KEYS.items():
+        action = make_action(window, text, key, partial(viewer.set_tool, tool))
+        action.setCheckable(True)
+        group.addAction(action)
+        menu.addAction(action)
+        toolbar.addAction(action)
+        actions[tool] = action
+    actions[Tool.WINDOW].setChecked(True)
+    return actions
+
+
+def build_cine_controls(toolbar: QToolBar, viewer: ViewerWidget) -> QSpinBox:
+    toolbar.addWidget(QLabel(" Cine fps "))
+    fps = QSpinBox()
+    fps.setRange(1, 60)
+    fps.setValue(viewer.cine_fps)
+    fps.valueChanged.connect(viewer.set_cine_fps)
+    toolbar.addWidget(fps)
+    return fps
+
+
+def build_stack_selector(toolbar: QToolBar) -> QComboBox:
+    toolbar.addWidget(QLabel(" Stack "))
+    combo = QComboBox()
+    combo.setEnabled(False)
+    combo.setMinimumContentsLength(14)
+    toolbar.addWidget(combo)
+    return combo

@@ -1,0 +1,102 @@
+"""What the browser shows, read from the index in a worker thread (no Qt, no GUI-thread SQL)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from meddiag_desktop.core.records import ObjectKind
+from meddiag_desktop.core.window_level import WindowLevel, apply_window, default_window
+from meddiag_desktop.errors import MeddiagError
+from meddiag_desktop.io.series_loader import plan_series, read_volume
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from meddiag_desktop.core.records import PatientRecord, SeriesRecord, StudyRecord
+    from meddiag_desktop.io.index import SeriesIndex
+    from meddiag_desktop.io.series_loader import VolumePlan
+
+THUMB = 64
+
+
+@dataclass(frozen=True)
+class StudyEntry:
+    study: StudyRecord
+    series: tuple[SeriesRecord, ...]
+
+
+@dataclass(frozen=True)
+class PatientEntry:
+    patient: PatientRecord
+    studies: tuple[StudyEntry, ...]
+
+
+@dataclass(frozen=True)
+class BrowserSnapshot:
+    patients: tuple[PatientEntry, ...]
+
+
+@dataclass(frozen=True)
+class SeriesDetails:
+    """Found after planning a series: its geometry warnings, stacks and a thumbnail."""
+
+    series_uid: str
+    warnings: tuple[str, ...]
+    stacks: int
+    thumbnail: NDArray[np.uint8] | None
+
+
+def read_snapshot(index: SeriesIndex) -> BrowserSnapshot:
+    """Every patient, study and series in the index."""
+    patients = []
+    for patient in index.patients():
+        studies = tuple(
+            StudyEntry(study, tuple(index.series(study.study_instance_uid))) for study in index.studies(patient.key)
+        )
+        patients.append(PatientEntry(patient, studies))
+    return BrowserSnapshot(tuple(patients))
+
+
+def image_series(snapshot: BrowserSnapshot) -> list[SeriesRecord]:
+    """Image series, largest first (the one a screenshot run opens)."""
+    found = [s for p in snapshot.patients for st in p.studies for s in st.series if s.kind is ObjectKind.IMAGE]
+    return sorted(found, key=lambda s: -s.frame_count)
+
+
+def series_details(index: SeriesIndex, series: SeriesRecord) -> SeriesDetails:
+    """Plan the series (no pixels) and read its middle frame for a thumbnail."""
+    try:
+        plans = plan_series(index, series.series_instance_uid)
+    except MeddiagError as exc:
+        return SeriesDetails(series.series_instance_uid, (str(exc),), 0, None)
+    warnings = tuple(dict.fromkeys(w.message for p in plans for w in p.geometry.warnings))
+    return SeriesDetails(series.series_instance_uid, warnings, len(plans), _thumbnail(plans))
+
+
+def _thumbnail(plans: list[VolumePlan]) -> NDArray[np.uint8] | None:
+    plan = max(plans, key=lambda p: len(p.frames))
+    middle = plan.frames[len(plan.frames) // 2]
+    single = type(plan)(
+        plan.series_uid,
+        plan.modality,
+        (middle,),
+        plan.geometry,
+        plan.display,
+        plan.frame_of_reference_uid,
+        plan.is_color,
+    )
+    try:
+        image = read_volume(single, threads=1).array[0]
+    except (MeddiagError, ValueError, OSError):
+        return None
+    step = max(1, max(image.shape[:2]) // THUMB)
+    small = np.ascontiguousarray(image[::step, ::step])
+    if plan.is_color:
+        return np.ascontiguousarray(small.astype(np.uint8))
+    window = default_window(plan.display.windows, float(small.min()), float(small.max()))
+    if plan.modality == "CT" and not plan.display.windows:
+        window = WindowLevel(40.0, 400.0)
+    return apply_window(small, window, invert=plan.display.invert)

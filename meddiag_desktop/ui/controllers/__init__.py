@@ -1,0 +1,1 @@
+"""Controllers: connect widgets to domain functions run in workers."""

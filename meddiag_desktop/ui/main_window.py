@@ -1,0 +1,184 @@
+"""The main window: a shell that assembles menus, docks, the status bar and controllers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QToolBar,
+    QWidget,
+)
+
+from meddiag_desktop.ui import actions
+from meddiag_desktop.ui.browser.study_browser import StudyBrowser
+from meddiag_desktop.ui.controllers.series_controller import SeriesController
+from meddiag_desktop.ui.controllers.study_controller import StudyController
+from meddiag_desktop.ui.panels import MeasurementsPanel, NotificationPanel
+from meddiag_desktop.ui.viewer.viewer_widget import ViewerWidget
+from meddiag_desktop.ui.workers import TaskRunner
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+
+    from meddiag_desktop.config import Settings
+
+TITLE = "MedDiag Desktop — decision support only, not a medical device"
+
+
+class MainWindow(QMainWindow):
+    """Menus, docks and status bar around the viewer; controllers do the work."""
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(TITLE)
+        self.setAcceptDrops(True)
+        self.runner = TaskRunner(max_threads=2, parent=self)
+        self.viewer = ViewerWidget(self)
+        self.setCentralWidget(self.viewer)
+        self.notes = NotificationPanel(self)
+        self.browser = StudyBrowser(self)
+        self.measurements = MeasurementsPanel(self.viewer.store, self)
+        self.studies = StudyController(settings, self.runner, self.browser, self.notes, self)
+        self.series = SeriesController(settings, self.runner, self.viewer.state, self.viewer.store, self.notes, self)
+        self._build_docks()
+        self._build_status_bar()
+        self._build_menus()
+        self._connect()
+        self.resize(1600, 900)
+
+    # -- assembly --------------------------------------------------------------------------
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_docks(self) -> None:
+        self.browser_dock = self._dock("Studies", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Measurements", self.measurements, Qt.DockWidgetArea.RightDockWidgetArea)
+        notes_dock = self._dock("Notifications", self.notes, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.resizeDocks([self.browser_dock], [440], Qt.Orientation.Horizontal)
+        self.resizeDocks([notes_dock], [110], Qt.Orientation.Vertical)
+
+    def _build_status_bar(self) -> None:
+        self.status_label = QLabel("Open a DICOM folder (File ▸ Open folder, or drop it here).")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(260)
+        self.progress.setVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setVisible(False)
+        bar = self.statusBar()
+        bar.addWidget(self.status_label, 1)
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.cancel_button)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction(actions.make_action(self, "Open folder…", "Ctrl+O", self._on_open_folder_triggered))
+        file_menu.addAction(actions.make_action(self, "Open DICOMDIR…", "Ctrl+D", self._on_open_dicomdir_triggered))
+        self.recent_menu = file_menu.addMenu("Recent folders")
+        file_menu.addSeparator()
+        file_menu.addAction(actions.make_action(self, "Quit", "Ctrl+Q", self.close))
+        self.view_actions = actions.build_view_menu(self, self.menuBar().addMenu("&View"), self.viewer)
+        toolbar = QToolBar("Tools", self)
+        toolbar.setObjectName("tools")
+        self.addToolBar(toolbar)
+        self.tool_actions = actions.build_tools(self, self.menuBar().addMenu("&Tools"), toolbar, self.viewer)
+        toolbar.addSeparator()
+        toolbar.addAction(self.view_actions["layout"])
+        toolbar.addAction(self.view_actions["cine"])
+        self.fps_box = actions.build_cine_controls(toolbar, self.viewer)
+        self.stack_box = actions.build_stack_selector(toolbar)
+        self._on_studies_recent_changed()
+
+    def _connect(self) -> None:
+        self.browser.series_activated.connect(self.series.open)
+        self.studies.progress.connect(self._on_task_progress)
+        self.studies.busy_changed.connect(self._on_studies_busy_changed)
+        self.studies.recent_changed.connect(self._on_studies_recent_changed)
+        self.series.load_progress.connect(self._on_task_progress)
+        self.series.stacks_changed.connect(self._on_series_stacks_changed)
+        self.series.loaded.connect(self._on_series_loaded)
+        self.stack_box.activated.connect(self._on_stack_box_activated)
+        self.cancel_button.clicked.connect(self.studies.cancel)
+        self.viewer.state.display_changed.connect(self._on_state_display_changed)
+
+    # -- slots -----------------------------------------------------------------------------
+
+    def open_path(self, path: Path) -> None:
+        self.studies.open(path)
+
+    def _on_open_folder_triggered(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a DICOM folder")
+        if folder:
+            self.open_path(Path(folder))
+
+    def _on_open_dicomdir_triggered(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Open a DICOMDIR", "", "DICOMDIR (DICOMDIR);;All files (*)")
+        if name:
+            self.open_path(Path(name))
+
+    def _on_studies_recent_changed(self) -> None:
+        self.recent_menu.clear()
+        for folder in self.studies.settings.recent_folders:
+            action = self.recent_menu.addAction(folder)
+            action.triggered.connect(lambda _checked=False, f=folder: self.open_path(Path(f)))
+        self.recent_menu.setEnabled(bool(self.studies.settings.recent_folders))
+
+    def _on_task_progress(self, done: int, total: int, message: str) -> None:
+        self.progress.setVisible(total > 0 and done < total)
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.status_label.setText(message)
+
+    def _on_studies_busy_changed(self, busy: bool) -> None:
+        self.cancel_button.setVisible(busy)
+        self.progress.setVisible(busy)
+        if busy:
+            self.progress.setRange(0, 0)
+            self.status_label.setText("Scanning…")
+        else:
+            self.status_label.setText("Double-click a series (or select it and press Enter) to open it.")
+
+    def _on_series_stacks_changed(self, sizes: tuple[int, ...], shown: int) -> None:
+        self.stack_box.clear()
+        self.stack_box.addItems([f"{i + 1}: {n} images" for i, n in enumerate(sizes)])
+        self.stack_box.setCurrentIndex(shown)
+        self.stack_box.setEnabled(len(sizes) > 1)
+
+    def _on_stack_box_activated(self, index: int) -> None:
+        self.series.open(self.series.series_uid, stack=index)
+
+    def _on_series_loaded(self, _series_uid: str) -> None:
+        self.progress.setVisible(False)
+        self.status_label.setText("Series loaded.")
+
+    def _on_state_display_changed(self) -> None:
+        self.browser.set_privacy(self.viewer.state.privacy)
+
+    # -- window events ---------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        urls = [u for u in event.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            event.acceptProposedAction()
+            self.open_path(Path(urls[0].toLocalFile()))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.viewer.set_cine(False)
+        self.runner.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,1 @@
+"""Slice views, layers, overlays and measurement tools of the image viewer."""

@@ -19,6 +19,9 @@ MARGIN = 6.0
 _NICE_MM = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500)
 
 
+SCALE_BAR_CLEARANCE = 50.0  # clears the scale bar and the bottom orientation letter
+
+
 def _text(anchor: tuple[float, float], color: QColor, size: int = 9, bold: bool = False) -> pg.TextItem:
     item = pg.TextItem("", color=color, anchor=anchor)
     font = QFont()
@@ -54,8 +57,9 @@ class CornerText:
         rect = self._box.boundingRect()
         self.items["tl"].setPos(rect.left() + MARGIN, rect.top() + MARGIN)
         self.items["tr"].setPos(rect.right() - MARGIN, rect.top() + MARGIN)
-        self.items["bl"].setPos(rect.left() + MARGIN, rect.bottom() - MARGIN)
-        self.items["br"].setPos(rect.right() - MARGIN, rect.bottom() - MARGIN)
+        # Bottom corners sit above the scale bar and bottom letter so narrow views never overlap them.
+        self.items["bl"].setPos(rect.left() + MARGIN, rect.bottom() - MARGIN - SCALE_BAR_CLEARANCE)
+        self.items["br"].setPos(rect.right() - MARGIN, rect.bottom() - MARGIN - SCALE_BAR_CLEARANCE)
 
 
 class OrientationLetters:

@@ -158,6 +158,15 @@ def read_volume(
     )
 
 
+def read_frame(plan: VolumePlan, z: int) -> NDArray[np.generic]:
+    """One slice of a plan, rescaled exactly as ``read_volume`` would (e.g. for a thumbnail)."""
+    single = replace(plan, frames=(plan.frames[z],))
+    out = single.allocate()
+    _StackReader(single, out, CancelToken(), None, no_progress).run(1)
+    frame: NDArray[np.generic] = out[0]
+    return frame
+
+
 @dataclass
 class _StackReader:
     plan: VolumePlan

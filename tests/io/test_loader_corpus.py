@@ -172,3 +172,13 @@ def test_unreadable_image_in_a_series_is_blank_and_named(corpus: Path, tmp_path:
     volumes = load_folder(folder, tmp_path)
     warnings = [w for v in volumes for w in v.warnings if w.kind is WarningKind.UNREADABLE_IMAGES]
     assert len(warnings) == 1 and "RG2_JPLY.dcm" in warnings[0].message
+
+
+def test_read_frame_equals_the_volume_slice(corpus: Path, tmp_path: Path) -> None:
+    from meddiag_desktop.io.series_loader import plan_series, read_frame, read_volume
+
+    with SeriesIndex(tmp_path / "f.sqlite") as index:
+        scan(corpus / MPRAGE, index)
+        [series] = index.series()
+        [plan] = plan_series(index, series.series_instance_uid)
+        assert np.array_equal(read_frame(plan, 77), read_volume(plan).array[77])

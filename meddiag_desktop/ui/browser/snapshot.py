@@ -10,7 +10,7 @@ import numpy as np
 from meddiag_desktop.core.records import ObjectKind
 from meddiag_desktop.core.window_level import WindowLevel, apply_window, default_window
 from meddiag_desktop.errors import MeddiagError
-from meddiag_desktop.io.series_loader import plan_series, read_volume
+from meddiag_desktop.io.series_loader import plan_series, read_frame
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -78,18 +78,8 @@ def series_details(index: SeriesIndex, series: SeriesRecord) -> SeriesDetails:
 
 def _thumbnail(plans: list[VolumePlan]) -> NDArray[np.uint8] | None:
     plan = max(plans, key=lambda p: len(p.frames))
-    middle = plan.frames[len(plan.frames) // 2]
-    single = type(plan)(
-        plan.series_uid,
-        plan.modality,
-        (middle,),
-        plan.geometry,
-        plan.display,
-        plan.frame_of_reference_uid,
-        plan.is_color,
-    )
     try:
-        image = read_volume(single, threads=1).array[0]
+        image = read_frame(plan, len(plan.frames) // 2)
     except (MeddiagError, ValueError, OSError):
         return None
     step = max(1, max(image.shape[:2]) // THUMB)

@@ -56,12 +56,19 @@ def _command_parser() -> argparse.ArgumentParser:
     scan.add_argument("path", type=Path)
     info = sub.add_parser("info", help="print the geometry of an indexed series")
     info.add_argument("series", help="Series Instance UID (or a unique prefix of it)")
+    audit = sub.add_parser("audit", help="check or export the tamper-evident audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="check the hash chain; names the first broken entry")
+    export = audit_sub.add_parser("export", help="write the audit log out")
+    export.add_argument("--csv", type=Path, required=True, help="output CSV file")
     return parser
 
 
 def _run_command(args: argparse.Namespace, settings: Settings) -> int:
     from meddiag_desktop.io.index import SeriesIndex
 
+    if args.command == "audit":
+        return _audit(args, settings)
     with SeriesIndex(settings.index_path) as index:
         if args.command == "scan":
             return _scan(args.path, index)
@@ -98,6 +105,22 @@ def _info(series: str, index: SeriesIndex) -> int:
     for number, plan in enumerate(plan_series(index, record.series_instance_uid), start=1):
         print(format_plan(number, plan))
     return 0
+
+
+def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    from meddiag_desktop.review.store import ReviewStore
+
+    with ReviewStore(settings.review_store_path) as store:
+        if args.audit_command == "export":
+            count = store.export_audit_csv(args.csv)
+            print(f"wrote {count} audit entries to {args.csv}")
+            return 0
+        report = store.verify_audit()
+    if report.ok:
+        print(f"OK: {report.reason} ({settings.review_store_path})")
+        return 0
+    print(f"BROKEN at entry {report.first_broken}: {report.reason}")
+    return 1
 
 
 def _run_gui(args: argparse.Namespace, settings: Settings) -> int:

@@ -46,3 +46,29 @@ def test_bad_path_is_a_plain_error_not_a_traceback(tmp_path: Path) -> None:
 def test_unknown_series_is_a_plain_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["info", "9.9.9"]) == 2
     assert "No indexed series" in capsys.readouterr().err
+
+
+def test_audit_verify_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+    from contextlib import closing
+
+    from meddiag_desktop.config import Settings
+    from meddiag_desktop.review import audit
+    from meddiag_desktop.review.service import ReviewService
+    from meddiag_desktop.review.store import ReviewStore
+    from tests.review.helpers import ai_run
+
+    path = Settings().review_store_path
+    with ReviewStore(path) as store:
+        service = ReviewService(store, audit.Actor("radiologist1"))
+        service.record_run(ai_run())
+        service.accept(service.open_review("run-1"), "F1")
+    assert main(["audit", "verify"]) == 0
+    assert "all 3 entries verify" in capsys.readouterr().out
+    assert main(["audit", "export", "--csv", str(tmp_path / "a.csv")]) == 0
+    assert (tmp_path / "a.csv").read_text().count("\n") == 4
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute("DROP TRIGGER audit_no_update")
+        db.execute("UPDATE audit SET finding_id = 'F2' WHERE seq = 3")
+    assert main(["audit", "verify"]) == 1
+    assert "BROKEN at entry 3" in capsys.readouterr().out

@@ -1,0 +1,45 @@
+"""Tables of the review store. Facts are append-only; triggers refuse to rewrite them."""
+
+REVIEW_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ai_runs (
+    run_id TEXT PRIMARY KEY, series_uid TEXT NOT NULL, study_uid TEXT NOT NULL, created_utc TEXT NOT NULL,
+    model_ref TEXT NOT NULL, input_pixel_sha256 TEXT NOT NULL, provenance TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ai_findings (
+    run_id TEXT NOT NULL REFERENCES ai_runs(run_id), finding_id TEXT NOT NULL, ordinal INTEGER NOT NULL,
+    data TEXT NOT NULL, mask BLOB NOT NULL, PRIMARY KEY (run_id, finding_id));
+CREATE TABLE IF NOT EXISTS reviews (
+    review_id INTEGER PRIMARY KEY, series_uid TEXT NOT NULL, study_uid TEXT NOT NULL,
+    run_id TEXT NOT NULL, created_utc TEXT NOT NULL, UNIQUE (series_uid, run_id));
+CREATE TABLE IF NOT EXISTS review_versions (
+    review_id INTEGER NOT NULL REFERENCES reviews(review_id), version INTEGER NOT NULL,
+    opened_utc TEXT NOT NULL, opened_by TEXT NOT NULL, amendment_reason TEXT NOT NULL,
+    signed_utc TEXT, signed_by_user TEXT, signed_by_name TEXT, threshold REAL,
+    PRIMARY KEY (review_id, version));
+CREATE TABLE IF NOT EXISTS decisions (
+    seq INTEGER PRIMARY KEY, review_id INTEGER NOT NULL, version INTEGER NOT NULL, finding_id TEXT NOT NULL,
+    decision TEXT NOT NULL, reason TEXT, note TEXT NOT NULL, time_utc TEXT NOT NULL, os_user TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS mask_edits (
+    seq INTEGER PRIMARY KEY, review_id INTEGER NOT NULL, version INTEGER NOT NULL, finding_id TEXT NOT NULL,
+    mask_version INTEGER NOT NULL, data TEXT NOT NULL, mask BLOB NOT NULL, time_utc TEXT NOT NULL,
+    os_user TEXT NOT NULL);
+"""
+
+_IMMUTABLE = ("ai_runs", "ai_findings", "reviews", "decisions", "mask_edits")
+
+TRIGGERS = (
+    "\n".join(
+        f"CREATE TRIGGER IF NOT EXISTS {t}_no_update BEFORE UPDATE ON {t} "
+        f"BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END;\n"
+        f"CREATE TRIGGER IF NOT EXISTS {t}_no_delete BEFORE DELETE ON {t} "
+        f"BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END;"
+        for t in _IMMUTABLE
+    )
+    + """
+CREATE TRIGGER IF NOT EXISTS signed_versions_final BEFORE UPDATE ON review_versions
+    WHEN OLD.signed_utc IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'a signed review version is read-only'); END;
+CREATE TRIGGER IF NOT EXISTS versions_no_delete BEFORE DELETE ON review_versions
+    BEGIN SELECT RAISE(ABORT, 'review versions are append-only'); END;
+"""
+)

@@ -4,4 +4,6 @@ import sys
 
 from meddiag_desktop.cli import main
 
-sys.exit(main())
+# Guarded: decoder worker processes (forkserver) re-import the main module.
+if __name__ == "__main__":
+    sys.exit(main())

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from meddiag_desktop.core.records import InstanceRecord
+    from meddiag_desktop.io.decode_pool import DecodePool
     from meddiag_desktop.io.index import SeriesIndex
 
 log = logging.getLogger(__name__)
@@ -138,10 +139,15 @@ def read_volume(
     cancel: CancelToken | None = None,
     on_slice: Callable[[int], None] | None = None,
     threads: int = 4,
+    decode_pool: DecodePool | None = None,
 ) -> Volume:
-    """Read the plan's pixels into ``out`` (allocated if None); ``on_slice(z)`` as each lands."""
+    """Read the plan's pixels into ``out`` (allocated if None); ``on_slice(z)`` as each lands.
+
+    Compressed files are decoded in ``decode_pool``'s processes when one is given (the
+    decoders hold the GIL, so threads alone do not decode in parallel).
+    """
     target = plan.allocate() if out is None else out
-    reader = _StackReader(plan, target, cancel or CancelToken(), on_slice, progress)
+    reader = _StackReader(plan, target, cancel or CancelToken(), on_slice, progress, decode_pool)
     reader.run(threads)
     reader.cancel.raise_if_cancelled("Loading the series")
     warnings = plan.geometry.warnings + reader.failure_warnings()
@@ -174,6 +180,7 @@ class _StackReader:
     cancel: CancelToken
     on_slice: Callable[[int], None] | None
     progress: ProgressFn
+    decode_pool: DecodePool | None = None
     _done: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _jobs_total: list[list[int]] = field(default_factory=list)
@@ -229,7 +236,7 @@ class _StackReader:
         if len(zs) == 1 and can_read_fast(first):
             self._store_fast(zs[0])
         else:
-            decoded = decode_file(first)
+            decoded = self.decode_pool.submit(first).result() if self.decode_pool else decode_file(first)
             for z in zs:
                 self._store(z, decoded[self.plan.frames[z].info.frame])
 
@@ -268,11 +275,12 @@ def load_series(
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
     threads: int = 4,
+    decode_pool: DecodePool | None = None,
 ) -> list[Volume]:
     """Plan and read every volume of a series."""
     token = cancel or CancelToken()
     volumes = []
     for plan in plan_series(index, series_uid):
-        volumes.append(read_volume(plan, progress=progress, cancel=token, threads=threads))
+        volumes.append(read_volume(plan, progress=progress, cancel=token, threads=threads, decode_pool=decode_pool))
         token.raise_if_cancelled("Loading the series")
     return volumes

@@ -182,3 +182,17 @@ def test_read_frame_equals_the_volume_slice(corpus: Path, tmp_path: Path) -> Non
         [series] = index.series()
         [plan] = plan_series(index, series.series_instance_uid)
         assert np.array_equal(read_frame(plan, 77), read_volume(plan).array[77])
+
+
+def test_decode_pool_gives_identical_pixels(tmp_path: Path) -> None:
+    from meddiag_desktop.io.decode_pool import DecodePool
+    from meddiag_desktop.io.series_loader import plan_series, read_volume
+
+    demo = Path(__file__).resolve().parents[2] / "resources" / "demo" / "lung_ct_A0001"
+    with SeriesIndex(tmp_path / "p.sqlite") as index:
+        scan(demo, index)
+        [series] = index.series()
+        [plan] = plan_series(index, series.series_instance_uid)
+        in_process = read_volume(plan, threads=2).array
+        with DecodePool(2) as pool:
+            assert np.array_equal(read_volume(plan, threads=4, decode_pool=pool).array, in_process)

@@ -7,6 +7,7 @@ so a caller can allocate the array and show slices while ``read_volume`` fills i
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -87,10 +88,18 @@ def plan_series(index: SeriesIndex, series_uid: str, frame_of_reference_uid: str
 
 
 def _unique_instances(records: list[InstanceRecord]) -> tuple[list[InstanceRecord], int]:
-    """One record per SOP Instance UID (the first path wins); also how many copies were dropped."""
+    """One record per SOP Instance UID, from files that still exist; also how many copies were dropped.
+
+    The index is keyed by UID, so the same study scanned from two folders is one series; if
+    one copy was deleted since, its stale paths are skipped rather than failing the load.
+    """
     images = sorted((r for r in records if r.kind.value == "image"), key=lambda r: r.path)
-    unique = {r.sop_instance_uid: r for r in reversed(images)}
-    return sorted(unique.values(), key=lambda r: r.path), len(images) - len(unique)
+    present = [r for r in images if os.path.exists(r.path)]  # noqa: PTH110 - one cheap stat per file
+    if images and not present:
+        folder = os.path.dirname(images[0].path)  # noqa: PTH120
+        raise SeriesGeometryError(f"The files of this series are no longer on disk (last seen in {folder}).")
+    unique = {r.sop_instance_uid: r for r in reversed(present)}
+    return sorted(unique.values(), key=lambda r: r.path), len(present) - len(unique)
 
 
 def _frame_geometry(key: int, source: FrameSource) -> FrameGeometry:

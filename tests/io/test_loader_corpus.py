@@ -11,7 +11,7 @@ import pytest
 import SimpleITK as sitk
 
 from meddiag_desktop.core.volume import Volume, WarningKind
-from meddiag_desktop.errors import DicomReadError
+from meddiag_desktop.errors import DicomReadError, SeriesGeometryError
 from meddiag_desktop.io.index import SeriesIndex
 from meddiag_desktop.io.pixels import decode_file
 from meddiag_desktop.io.scan import scan
@@ -196,3 +196,19 @@ def test_decode_pool_gives_identical_pixels(tmp_path: Path) -> None:
         in_process = read_volume(plan, threads=2).array
         with DecodePool(2) as pool:
             assert np.array_equal(read_volume(plan, threads=4, decode_pool=pool).array, in_process)
+
+
+def test_deleted_copy_of_a_series_is_skipped(corpus: Path, tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(corpus / LUNG, first)
+    shutil.copytree(corpus / LUNG, second)
+    with SeriesIndex(tmp_path / "i.sqlite") as index:
+        scan(first, index)
+        scan(second, index)
+        shutil.rmtree(first)  # gone from disk, still in the index until it is re-scanned
+        [series] = index.series()
+        [volume] = load_series(index, series.series_instance_uid)
+        assert volume.shape == (64, 512, 512)
+        shutil.rmtree(second)
+        with pytest.raises(SeriesGeometryError, match="no longer on disk"):
+            load_series(index, series.series_instance_uid)

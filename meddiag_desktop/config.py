@@ -35,6 +35,7 @@ class Settings:
     reader_threads: int = 4
     inference_threads: int = 2
     reviewer_display_name: str = ""
+    auto_run_ai: bool = False
     recent_folders: tuple[str, ...] = ()
 
     @property
@@ -69,6 +70,7 @@ class Settings:
         return replace(
             self,
             reviewer_display_name=str(saved.get("reviewer_display_name", "")),
+            auto_run_ai=bool(saved.get("auto_run_ai", False)),
             recent_folders=tuple(str(p) for p in saved.get("recent_folders", []))[:10],
             reader_threads=int(saved.get("reader_threads", self.reader_threads)),
             inference_threads=int(saved.get("inference_threads", self.inference_threads)),
@@ -76,7 +78,7 @@ class Settings:
 
     def save_preferences(self) -> None:
         self.config_dir.mkdir(parents=True, exist_ok=True)
-        keys = ("reviewer_display_name", "recent_folders", "reader_threads", "inference_threads")
+        keys = ("reviewer_display_name", "auto_run_ai", "recent_folders", "reader_threads", "inference_threads")
         data = {k: v for k, v in asdict(self).items() if k in keys}
         data["recent_folders"] = list(self.recent_folders)
         self.preferences_path.write_text(json.dumps(data, indent=2), encoding="utf-8")

@@ -212,3 +212,13 @@ def test_deleted_copy_of_a_series_is_skipped(corpus: Path, tmp_path: Path) -> No
         shutil.rmtree(second)
         with pytest.raises(SeriesGeometryError, match="no longer on disk"):
             load_series(index, series.series_instance_uid)
+
+
+def test_demo_keeps_original_uids_so_annotations_match() -> None:
+    demo = Path(__file__).resolve().parents[2] / "resources"
+    uids = {
+        pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID
+        for p in (demo / "demo" / "lung_ct_A0001").glob("*.dcm")
+    }
+    boxes = {p.stem for p in (demo / "demo_annotations" / "A0001").glob("*.xml")}
+    assert len(uids & boxes) == 11  # the other 9 boxes name slices of a reconstruction not shipped

@@ -9,7 +9,9 @@ from meddiag_desktop.config import Settings
 
 
 def test_preferences_round_trip(tmp_path: Path) -> None:
-    settings = replace(Settings(data_dir=tmp_path, config_dir=tmp_path), reviewer_display_name="Dr. A", auto_run_ai=True)
+    settings = replace(
+        Settings(data_dir=tmp_path, config_dir=tmp_path), reviewer_display_name="Dr. A", auto_run_ai=True
+    )
     settings.save_preferences()
     restored = Settings(data_dir=tmp_path, config_dir=tmp_path).with_preferences()
     assert (restored.reviewer_display_name, restored.auto_run_ai) == ("Dr. A", True)

@@ -56,6 +56,13 @@ def _command_parser() -> argparse.ArgumentParser:
     scan.add_argument("path", type=Path)
     info = sub.add_parser("info", help="print the geometry of an indexed series")
     info.add_argument("series", help="Series Instance UID (or a unique prefix of it)")
+    analyze = sub.add_parser("analyze", help="scan, load and run the lesion models; print the findings")
+    analyze.add_argument("path", type=Path, help="DICOM folder or DICOMDIR")
+    analyze.add_argument("--model", default="lung-nodule-seg", help="segmentation model id")
+    analyze.add_argument("--no-classifier", action="store_true", help="skip the lesion classifier")
+    analyze.add_argument("--series", help="Series Instance UID (or prefix); default: the largest CT series")
+    analyze.add_argument("--json", type=Path, help="also write the findings and provenance as JSON")
+    analyze.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: all cores)")
     audit = sub.add_parser("audit", help="check or export the tamper-evident audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="check the hash chain; names the first broken entry")
@@ -74,6 +81,10 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
             return _scan(args.path, index)
         if args.command == "info":
             return _info(args.series, index)
+        if args.command == "analyze":
+            from meddiag_desktop.cli_analyze import run_analyze
+
+            return run_analyze(args, index, settings)
     raise MeddiagError(f"Unknown command {args.command}")
 
 

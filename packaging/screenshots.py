@@ -5,6 +5,9 @@ Run: ``.venv/bin/python packaging/screenshots.py`` (needs Debian's ``xvfb``; Ima
 - ``mpr_lung.png``: browser + 1×3 MPR, lung window, privacy on
 - ``axial_measurements.png``: single axial view with a length and an ellipse ROI
 - ``xvfb_screen.png``: the X screen as ImageMagick sees it (proves it ran on a real X server)
+- ``review.png``: the AI review screen: findings panel, overlays in 1×3, heat map + colour bar,
+  the decision-support notice (``--models DIR`` picks the models, default ``models/``;
+  ``--fixture-models`` uses the tiny test fixtures instead, for when the real ones are not ready)
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
@@ -35,10 +39,17 @@ def outer() -> int:
     try:
         time.sleep(1.0)
         env = {**os.environ, "DISPLAY": DISPLAY, "QT_QPA_PLATFORM": "xcb"}
-        return subprocess.run([sys.executable, __file__, "--inner"], env=env, cwd=ROOT, check=False).returncode
+        extra = [a for a in sys.argv[1:] if a != "--review-only"]
+        codes = [] if "--review-only" in sys.argv else [_inner(env, ["--inner"])]
+        codes.append(_inner(env, ["--inner-review", *extra]))
+        return max(codes)
     finally:
         xvfb.terminate()
         xvfb.wait(timeout=10)
+
+
+def _inner(env: dict[str, str], args: list[str]) -> int:
+    return subprocess.run([sys.executable, __file__, *args], env=env, cwd=ROOT, check=False).returncode
 
 
 def inner() -> int:
@@ -73,6 +84,7 @@ def inner() -> int:
             axial.go_to_slice(40)
             axial.measure.add(MeasureKind.LENGTH, (150.0, 200.0), (260.0, 200.0))
             axial.measure.add(MeasureKind.ELLIPSE, (250.0, 170.0), (300.0, 215.0))
+            _raise_dock(win, "Measurements")
             _settle(app)
 
         driver = ScreenshotDriver(window, OUT / "axial_measurements.png", before_save=before_save)
@@ -80,6 +92,121 @@ def inner() -> int:
         window.open_path(demo_folder())
         app.exec()
         return driver.exit_code
+
+
+def _models_dir(tmp: Path) -> Path:
+    """``--models DIR``, ``--fixture-models`` (tiny test graphs, built in ``tmp``) or the shipped ``models/``."""
+    if "--fixture-models" in sys.argv:
+        sys.path.insert(0, str(ROOT / "tests" / "ui"))
+        from review_helpers import fixture_models
+
+        return fixture_models(tmp / "fixture-models")
+    if "--models" in sys.argv:
+        return Path(sys.argv[sys.argv.index("--models") + 1]).resolve()
+    return ROOT / "models"
+
+
+def tumour_centre(volume: Any) -> tuple[float, float, float] | None:
+    """Centre ``(z, row, col)`` of the radiologists' boxes (PASCAL-VOC XML per SOP Instance UID).
+
+    The demo files were re-encoded with new SOP Instance UIDs; the boxes name the original ones,
+    so their slice is found through the corpus copy (same UIDs as the boxes) by position.
+    """
+    import xml.etree.ElementTree as ET
+
+    import pydicom
+
+    boxes = {}
+    for path in sorted((ROOT / "resources" / "demo_annotations").glob("*/*.xml")):
+        box = ET.parse(path).getroot().find("object/bndbox")
+        if box is not None:
+            x0, y0, x1, y1 = (float(box.findtext(k) or 0) for k in ("xmin", "ymin", "xmax", "ymax"))
+            boxes[path.stem] = ((y0 + y1) / 2, (x0 + x1) / 2)
+    found = []
+    for path in sorted((ROOT.parent / "shared" / "corpus" / "lung_pet_ct_dx").rglob("*")):
+        if path.is_file():
+            try:
+                header = pydicom.dcmread(path, stop_before_pixels=True)
+            except (pydicom.errors.InvalidDicomError, OSError):
+                continue
+            if header.get("SOPInstanceUID", "") in boxes:
+                z = float(volume.lps_to_index([float(v) for v in header.ImagePositionPatient])[0])
+                found.append((z, *boxes[header.SOPInstanceUID]))
+    if not found:
+        return None
+    found.sort()
+    return found[len(found) // 2]
+
+
+def _zoom_on(win: Any, index: tuple[float, float, float], width_mm: float = 150.0) -> None:
+    from PySide6.QtCore import QRectF
+
+    for view in win.viewer.views.values():
+        x, y = view.geometry.to_display(index)
+        height_mm = width_mm * view.box.height() / max(view.box.width(), 1.0)
+        view.box.setRange(QRectF(x - width_mm / 2, y - height_mm / 2, width_mm, height_mm), padding=0)
+
+
+def inner_review() -> int:
+    """Inside Xvfb: open the demo, run the AI, show the finding nearest the annotated tumour, save review.png."""
+    import numpy as np
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from meddiag_desktop.config import Settings
+    from meddiag_desktop.ui.main_window import MainWindow
+    from meddiag_desktop.ui.screenshot import ScreenshotDriver
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp), config_dir=Path(tmp), builtin_models_dir=_models_dir(Path(tmp)))
+        window = MainWindow(settings)
+        window.resize(1660, 960)
+        window.move(0, 0)
+
+        def before_save(win: MainWindow) -> None:
+            win.view_actions["preset1"].trigger()  # lung window
+            win.view_actions["privacy"].trigger()
+            loop = QEventLoop()
+            win.review.analysis.busy_changed.connect(lambda busy: None if busy else loop.quit())
+            QTimer.singleShot(300_000, loop.quit)
+            win.review.actions["run"].trigger()
+            loop.exec()
+            volume, state = win.viewer.state.volume, win.review.review.state
+            target = tumour_centre(volume)
+            print(f"tumour centre (z, row, col): {target}")
+            if state is not None and state.findings and target is not None:
+                nearest = min(state.findings, key=lambda f: float(np.linalg.norm(
+                    (np.asarray(f.finding.centroid_index) - target) * np.asarray(volume.spacing))))  # fmt: skip
+                win.review.review.select(nearest.id)
+                print(f"{len(state.findings)} findings; nearest the tumour: {nearest.id} at {nearest.finding.bbox}")
+            elif target is not None:
+                win.viewer.state.set_position(target)
+                print("no findings; showing the annotated tumour slice")
+            win.browser_dock.hide()
+            _raise_dock(win, "AI review")
+            panel = win.review.panel
+            panel.style_box.setCurrentIndex(panel.style_box.findText("outline"))  # heat map visible inside
+            for _ in range(5):
+                _settle(app)
+            _zoom_on(win, win.viewer.state.position)
+            _settle(app)
+
+        name = "review.png" if "--fixture-models" not in sys.argv else "review_fixture_models.png"
+        driver = ScreenshotDriver(window, OUT / name, before_save=before_save)
+        window.show()
+        window.open_path(demo_folder())
+        app.exec()
+        return driver.exit_code
+
+
+def _raise_dock(window: object, name: str) -> None:
+    from PySide6.QtWidgets import QDockWidget, QMainWindow
+
+    assert isinstance(window, QMainWindow)
+    dock = window.findChild(QDockWidget, name)
+    if dock is not None:
+        dock.raise_()
 
 
 def _settle(app: object) -> None:
@@ -91,4 +218,6 @@ def _settle(app: object) -> None:
 
 
 if __name__ == "__main__":
+    if "--inner-review" in sys.argv:
+        sys.exit(inner_review())
     sys.exit(inner() if "--inner" in sys.argv else outer())

@@ -23,8 +23,10 @@ TOOL_KEYS = {
     Tool.WINDOW: ("Window/level", "W"),
     Tool.CROSSHAIR: ("Crosshair", "C"),
     Tool.LENGTH: ("Length", "M"),
-    Tool.ELLIPSE: ("Ellipse ROI", "E"),
+    Tool.ELLIPSE: ("Ellipse ROI", "Shift+E"),  # E edits the selected AI finding's mask
     Tool.RECTANGLE: ("Rectangle ROI", "T"),
+    Tool.BRUSH: ("Brush (mask edit)", "B"),
+    Tool.ERASER: ("Eraser (mask edit)", "X"),
 }
 
 
@@ -35,6 +37,16 @@ def make_action(window: QMainWindow, text: str, key: str, slot: Callable[[], obj
     action.triggered.connect(lambda _checked=False: slot())
     window.addAction(action)
     return action
+
+
+def key_table(window: QMainWindow) -> str:
+    """Every shortcut of the window as a Markdown table (Help ▸ Keys)."""
+    shortcuts = [a for a in window.actions() if not a.shortcut().isEmpty()]
+    rows = [(a.text().replace("&", ""), a.shortcut().toString()) for a in shortcuts]
+    lines = ["| Key | Action |", "|---|---|", *(f"| {key} | {text} |" for text, key in rows)]
+    extra = ["| Wheel / ↑ ↓ / PgUp PgDn / Home End | Scroll slices |", "| Ctrl+wheel, right-drag | Zoom |",
+             "| Middle-drag, Shift+drag | Pan |", "| Enter (findings list) | Jump to the finding |"]  # fmt: skip
+    return "\n".join([*lines, *extra])
 
 
 def build_view_menu(window: QMainWindow, menu: QMenu, viewer: ViewerWidget) -> dict[str, QAction]:
@@ -60,7 +72,7 @@ def build_view_menu(window: QMainWindow, menu: QMenu, viewer: ViewerWidget) -> d
         ("privacy", "Privacy: hide patient identity", "H", viewer.toggle_privacy),
         ("fit", "Fit to window", "F", viewer.fit_all),
         ("one_to_one", "1:1 pixels", "=", viewer.one_to_one),
-        ("reset", "Reset view", "R", viewer.reset),
+        ("reset", "Reset view", "Ctrl+R", viewer.reset),  # R rejects the selected AI finding
         ("cine", "Cine play / pause", "Space", viewer.toggle_cine),
     ):
         actions[name] = make_action(window, text, key, slot)
@@ -80,6 +92,7 @@ def build_tools(window: QMainWindow, menu: QMenu, toolbar: QToolBar, viewer: Vie
         toolbar.addAction(action)
         actions[tool] = action
     actions[Tool.WINDOW].setChecked(True)
+    viewer.tool_changed.connect(lambda tool: actions[tool].setChecked(True))
     return actions
 
 

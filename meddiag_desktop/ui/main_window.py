@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,9 @@ from meddiag_desktop.ui import actions
 from meddiag_desktop.ui.browser.study_browser import StudyBrowser
 from meddiag_desktop.ui.controllers.series_controller import SeriesController
 from meddiag_desktop.ui.controllers.study_controller import StudyController
-from meddiag_desktop.ui.panels import MeasurementsPanel, NotificationPanel
+from meddiag_desktop.ui.dialogs import review_dialogs
+from meddiag_desktop.ui.panels import Level, MeasurementsPanel, NotificationPanel
+from meddiag_desktop.ui.review.review_screen import ReviewScreen
 from meddiag_desktop.ui.viewer.viewer_widget import ViewerWidget
 from meddiag_desktop.ui.workers import TaskRunner
 
@@ -48,6 +51,7 @@ class MainWindow(QMainWindow):
         self.measurements = MeasurementsPanel(self.viewer.store, self)
         self.studies = StudyController(settings, self.runner, self.browser, self.notes, self)
         self.series = SeriesController(settings, self.runner, self.viewer.state, self.viewer.store, self.notes, self)
+        self.review = ReviewScreen(settings, self.runner, self.viewer, self.notes, self._ask_display_name, self)
         self._build_docks()
         self._build_status_bar()
         self._build_menus()
@@ -65,7 +69,11 @@ class MainWindow(QMainWindow):
 
     def _build_docks(self) -> None:
         self.browser_dock = self._dock("Studies", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("Measurements", self.measurements, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.review_dock = self._dock("AI review", self.review.panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        measurements = self._dock("Measurements", self.measurements, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(measurements, self.review_dock)
+        self.review_dock.raise_()
+        self.resizeDocks([self.review_dock], [470], Qt.Orientation.Horizontal)
         notes_dock = self._dock("Notifications", self.notes, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.resizeDocks([self.browser_dock], [440], Qt.Orientation.Horizontal)
         self.resizeDocks([notes_dock], [110], Qt.Orientation.Vertical)
@@ -89,6 +97,8 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Recent folders")
         file_menu.addSeparator()
         file_menu.addAction(actions.make_action(self, "Quit", "Ctrl+Q", self.close))
+        edit_menu = self.menuBar().addMenu("&Edit")
+        edit_menu.addAction(actions.make_action(self, "Preferences…", "Ctrl+,", self._ask_display_name))
         self.view_actions = actions.build_view_menu(self, self.menuBar().addMenu("&View"), self.viewer)
         toolbar = QToolBar("Tools", self)
         toolbar.setObjectName("tools")
@@ -99,6 +109,9 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.view_actions["cine"])
         self.fps_box = actions.build_cine_controls(toolbar, self.viewer)
         self.stack_box = actions.build_stack_selector(toolbar)
+        self.review_actions = self.review.build_menu(self.menuBar().addMenu("&AI review"))
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(actions.make_action(self, "Keys…", "F1", self._on_keys_triggered))
         self._on_studies_recent_changed()
 
     def _connect(self) -> None:
@@ -109,6 +122,8 @@ class MainWindow(QMainWindow):
         self.series.load_progress.connect(self._on_task_progress)
         self.series.stacks_changed.connect(self._on_series_stacks_changed)
         self.series.loaded.connect(self._on_series_loaded)
+        self.series.loaded.connect(self.review.on_series_loaded)
+        self.review.analysis.progress.connect(self._on_task_progress)
         self.stack_box.activated.connect(self._on_stack_box_activated)
         self.cancel_button.clicked.connect(self.studies.cancel)
         self.viewer.state.display_changed.connect(self._on_state_display_changed)
@@ -163,6 +178,23 @@ class MainWindow(QMainWindow):
         self.progress.setVisible(False)
         self.status_label.setText("Series loaded.")
 
+    def _ask_display_name(self) -> str:
+        """Edit ▸ Preferences: the reviewer's display name, saved once for every later sign-off."""
+        current = self.studies.settings.reviewer_display_name
+        name = review_dialogs.ask_text(self, "Preferences", "Your name as it appears on sign-offs:", current)
+        if name is None or not name.strip():
+            return current
+        self.studies.settings = dataclasses.replace(self.studies.settings, reviewer_display_name=name.strip())
+        try:
+            self.studies.settings.save_preferences()
+        except OSError as exc:
+            self.notes.notify(Level.WARNING, f"Preferences could not be saved: {exc.strerror}")
+        self.review.review.set_display_name(name.strip())
+        return name.strip()
+
+    def _on_keys_triggered(self) -> None:
+        review_dialogs.show_text(self, "Keys", actions.key_table(self))
+
     def _on_state_display_changed(self) -> None:
         self.browser.set_privacy(self.viewer.state.privacy)
 
@@ -181,4 +213,5 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.viewer.set_cine(False)
         self.runner.shutdown()
+        self.review.review.close_store()
         super().closeEvent(event)

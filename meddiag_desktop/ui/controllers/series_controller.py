@@ -172,6 +172,7 @@ def _series_info(index: SeriesIndex, series_uid: str) -> SeriesInfo:
     study, patient = index.study_of_series(series_uid)
     return SeriesInfo(
         series_uid=series_uid,
+        study_uid=study.study_instance_uid,
         description=series.description,
         modality=series.modality,
         patient_name=patient.name.replace("^", " ").strip(),

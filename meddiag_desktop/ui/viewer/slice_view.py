@@ -40,6 +40,11 @@ class Tool(enum.Enum):
     LENGTH = "length"
     ELLIPSE = "ellipse"
     RECTANGLE = "rectangle"
+    BRUSH = "brush"
+    ERASER = "eraser"
+
+
+PAINT_TOOLS = (Tool.BRUSH, Tool.ERASER)
 
 
 class _SliceViewBox(pg.ViewBox):  # type: ignore[misc]
@@ -73,13 +78,14 @@ class _SliceViewBox(pg.ViewBox):  # type: ignore[misc]
     def mouseClickEvent(self, ev: Any) -> None:
         if ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
-            self._view.set_point(self.mapToView(ev.pos()))
+            self._view.click(self.mapToView(ev.pos()))
 
 
 class SliceView(pg.GraphicsView):  # type: ignore[misc]
     """Shows one plane of ``state.volume``; all views share one ``ViewerState``."""
 
     activated = Signal(object)  # self, when the user interacts with it
+    stroke = Signal(object, float, float, bool, bool)  # self, x mm, y mm, first, last (brush / eraser)
 
     def __init__(
         self, state: ViewerState, plane: Plane, store: MeasurementStore, parent: QWidget | None = None
@@ -137,6 +143,12 @@ class SliceView(pg.GraphicsView):  # type: ignore[misc]
         for layer in [la for la in self.layers if la.name == name]:
             self.box.removeItem(layer.item)
             self.layers.remove(layer)
+
+    def refresh_layers(self, name: str = "") -> None:
+        """Redraw the overlay layers (all, or those called ``name``) after their data changed."""
+        if self.geometry is not None:
+            for layer in (la for la in self.layers if not name or la.name == name):
+                layer.render(self.state, self.geometry.axes, self.slice_index)
 
     def _place(self, item: pg.ImageItem) -> None:
         if self.geometry is not None:
@@ -240,6 +252,14 @@ class SliceView(pg.GraphicsView):  # type: ignore[misc]
         self.activated.emit(self)
         self.state.set_position(self.geometry.to_index(point.x(), point.y(), self.slice_index))
 
+    def click(self, point: QPointF) -> None:
+        """A left click: one brush dab with a paint tool, else move the crosshair point."""
+        if self.tool in PAINT_TOOLS and self.geometry is not None:
+            self.activated.emit(self)
+            self.stroke.emit(self, point.x(), point.y(), True, True)
+        else:
+            self.set_point(point)
+
     def fit(self) -> None:
         if self.geometry is not None:
             width, height = self.geometry.size_mm
@@ -282,6 +302,8 @@ class SliceView(pg.GraphicsView):  # type: ignore[misc]
             self._drag_window(ev)
         elif self.tool is Tool.CROSSHAIR:
             self.set_point(now)
+        elif self.tool in PAINT_TOOLS:
+            self.stroke.emit(self, now.x(), now.y(), bool(ev.isStart()), bool(ev.isFinish()))
         else:
             self.measure.drag(self.tool, start, now, ev.isStart(), ev.isFinish())
 

@@ -19,6 +19,7 @@ class SeriesInfo:
     """What the corner text shows about the open series (identity fields hidden in privacy mode)."""
 
     series_uid: str = ""
+    study_uid: str = ""
     description: str = ""
     modality: str = ""
     patient_name: str = ""

@@ -28,6 +28,8 @@ class ViewerWidget(QWidget):
 
     layout_changed = Signal(object)
     cine_changed = Signal(bool)
+    tool_changed = Signal(object)  # Tool
+    stroke = Signal(object, float, float, bool, bool)  # view, x mm, y mm, first, last (brush / eraser)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -42,6 +44,7 @@ class ViewerWidget(QWidget):
         for view in self.views.values():
             box.addWidget(view)
             view.activated.connect(self._on_view_activated)
+            view.stroke.connect(self.stroke)
         self._cine = QTimer(self)
         self._cine.timeout.connect(self._on_cine_timeout)
         self.cine_fps = 10
@@ -62,11 +65,24 @@ class ViewerWidget(QWidget):
     def set_tool(self, tool: Tool) -> None:
         for view in self.views.values():
             view.tool = tool
+        self.tool_changed.emit(tool)
+
+    @property
+    def tool(self) -> Tool:
+        return self.active.tool
 
     def add_layers(self, layers: dict[Plane, SliceLayer]) -> None:
         """Add one overlay layer per plane (the review issue's finding masks and heat maps)."""
         for plane, layer in layers.items():
             self.views[plane].add_layer(layer)
+
+    def remove_layers(self, name: str) -> None:
+        for view in self.views.values():
+            view.remove_layer(name)
+
+    def refresh_layers(self, name: str = "") -> None:
+        for view in self.views.values():
+            view.refresh_layers(name)
 
     def _on_view_activated(self, view: SliceView) -> None:
         self.active = view

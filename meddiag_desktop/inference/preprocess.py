@@ -1,0 +1,106 @@
+"""Manifest-driven pre-processing: checks, resampling to the model grid, windowing, body crop."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from meddiag_desktop.errors import InferenceError
+from meddiag_desktop.inference.lung_mask import body_mask
+from meddiag_desktop.inference.resample import Grid, covering_grid, to_grid
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from meddiag_desktop.core.volume import Volume
+    from meddiag_desktop.inference.manifest import InputSpec, ModelManifest
+
+AIR_HU = -1024.0
+BODY_MARGIN_MM = 12.0
+
+
+def normalise(hu: NDArray[np.float32], spec: InputSpec) -> NDArray[np.float32]:
+    """Apply the manifest's clip window and normalisation to HU values."""
+    lo, hi = spec.clip_hu
+    clipped = np.clip(hu, lo, hi)
+    if spec.normalisation == "window_to_unit":
+        return ((clipped - lo) / (hi - lo)).astype(np.float32)
+    mean = spec.normalisation_params.get("mean", 0.0)
+    std = spec.normalisation_params.get("std", 1.0)
+    return ((clipped - mean) / std).astype(np.float32)
+
+
+def pixel_sha256(volume: Volume) -> str:
+    """sha256 over dtype, shape and C-order bytes of the voxel array (for the audit trail)."""
+    arr = np.ascontiguousarray(volume.array)
+    digest = hashlib.sha256(f"{arr.dtype.str}{arr.shape}".encode())
+    digest.update(arr.tobytes())
+    return digest.hexdigest()
+
+
+def check_volume(volume: Volume, manifest: ModelManifest) -> list[str]:
+    """Refuse volumes the model is not meant for; return soft warnings for the rest."""
+    if volume.array.ndim != 3:
+        raise InferenceError("AI analysis needs a greyscale CT volume; this series is colour.")
+    if volume.modality and volume.modality != manifest.modality:
+        raise InferenceError(f"Model '{manifest.id}' is for {manifest.modality}; this series is {volume.modality}.")
+    if volume.display.units not in ("", "HU"):
+        raise InferenceError(f"Model '{manifest.id}' needs Hounsfield units, got {volume.display.units!r}.")
+    warnings = []
+    dz, dy, dx = volume.spacing
+    lo, hi = manifest.acceptable_ranges.slice_thickness_mm
+    if not lo - 1e-3 <= dz <= hi + 1e-3:
+        raise InferenceError(
+            f"Slice spacing {dz:.2f} mm is outside the range model '{manifest.id}' was validated "
+            f"for ({lo}-{hi} mm); not analysed."
+        )
+    lo, hi = manifest.acceptable_ranges.pixel_spacing_mm
+    if not (lo - 1e-3 <= dy <= hi + 1e-3 and lo - 1e-3 <= dx <= hi + 1e-3):
+        raise InferenceError(
+            f"Pixel spacing {dy:.2f} x {dx:.2f} mm is outside the range model '{manifest.id}' was "
+            f"validated for ({lo}-{hi} mm); not analysed."
+        )
+    if volume.is_sheared:
+        warnings.append("Gantry tilt: the series was resampled onto an axial grid for analysis.")
+    return warnings
+
+
+@dataclass(frozen=True, eq=False)
+class ModelInput:
+    """The volume on the model's grid, and the body-bounding sub-grid the network sees."""
+
+    grid: Grid
+    hu: NDArray[np.float32]
+    body: NDArray[np.bool_]
+    crop_start: tuple[int, int, int]
+    crop_shape: tuple[int, int, int]
+
+    @property
+    def crop_slices(self) -> tuple[slice, slice, slice]:
+        s, n = self.crop_start, self.crop_shape
+        return (slice(s[0], s[0] + n[0]), slice(s[1], s[1] + n[1]), slice(s[2], s[2] + n[2]))
+
+
+Box = tuple[tuple[int, int, int], tuple[int, int, int]]
+
+
+def _body_box(body: NDArray[np.bool_], spacing: tuple[float, float, float]) -> Box:
+    if not body.any():
+        return (0, 0, 0), (body.shape[0], body.shape[1], body.shape[2])
+    idx = np.argwhere(body)
+    margin = np.array([0, BODY_MARGIN_MM / spacing[1], BODY_MARGIN_MM / spacing[2]]).astype(int)
+    lo = np.maximum(idx.min(axis=0) - margin, 0)
+    hi = np.minimum(idx.max(axis=0) + 1 + margin, body.shape)
+    return (int(lo[0]), int(lo[1]), int(lo[2])), (int(hi[0] - lo[0]), int(hi[1] - lo[1]), int(hi[2] - lo[2]))
+
+
+def to_model_input(volume: Volume, manifest: ModelManifest) -> ModelInput:
+    """Resample onto the model's axial LPS grid and find the body's bounding box."""
+    grid = covering_grid(volume.affine, volume.shape, manifest.input.spacing_mm)
+    hu = to_grid(volume.array, volume.affine, grid, fill=AIR_HU)
+    body = body_mask(hu, grid.spacing)
+    start, shape = _body_box(body, grid.spacing)
+    return ModelInput(grid, hu, body, start, shape)

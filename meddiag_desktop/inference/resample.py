@@ -1,0 +1,120 @@
+"""Resampling between a volume's own voxel grid and a model's axis-aligned LPS grid.
+
+The source grid is described only by the volume's 4x4 affine (index -> LPS), so oblique,
+flipped and sheared (gantry-tilt) acquisitions are handled exactly: the volume is wrapped as
+an ITK image in index space and an affine transform carries LPS points to source indices.
+Mapping results back uses the inverse transform, so every output lands on the original grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from meddiag_desktop.inference._sitk import sitk
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+
+@dataclass(frozen=True, eq=False)
+class Grid:
+    """An axis-aligned LPS grid: voxel ``(z, y, x)`` centre is ``origin + index * spacing``.
+
+    Axis order matches the arrays: z = superior, y = posterior, x = patient left.
+    """
+
+    origin_lps: tuple[float, float, float]  # (x, y, z) LPS of voxel (0, 0, 0)
+    spacing: tuple[float, float, float]  # (z, y, x) mm
+    shape: tuple[int, int, int]  # (z, y, x)
+
+    @property
+    def affine(self) -> NDArray[np.float64]:
+        """The 4x4 index ``(z, y, x)`` -> LPS affine of this grid."""
+        a = np.zeros((4, 4))
+        a[2, 0], a[1, 1], a[0, 2] = self.spacing
+        a[:3, 3] = self.origin_lps
+        a[3, 3] = 1.0
+        return a
+
+    def crop(self, start: tuple[int, int, int], shape: tuple[int, int, int]) -> Grid:
+        """The sub-grid starting at index ``start``."""
+        o = np.asarray(self.origin_lps) + np.asarray(start)[::-1] * np.asarray(self.spacing)[::-1]
+        return Grid((float(o[0]), float(o[1]), float(o[2])), self.spacing, shape)
+
+
+def _xyz_matrix(affine: NDArray[np.float64]) -> NDArray[np.float64]:
+    """3x3 matrix mapping ITK-order index ``(x, y, z)`` to LPS."""
+    return np.asarray(affine[:3, [2, 1, 0]], dtype=np.float64)
+
+
+def _index_image(array: NDArray[np.generic]) -> Any:
+    return sitk.GetImageFromArray(np.ascontiguousarray(array))
+
+
+def _grid_reference(grid: Grid) -> Any:
+    ref = sitk.Image([grid.shape[2], grid.shape[1], grid.shape[0]], sitk.sitkUInt8)
+    ref.SetOrigin(grid.origin_lps)
+    ref.SetSpacing((grid.spacing[2], grid.spacing[1], grid.spacing[0]))
+    return ref
+
+
+def covering_grid(
+    affine: NDArray[np.float64], shape: tuple[int, int, int], spacing: tuple[float, float, float]
+) -> Grid:
+    """The axis-aligned grid at ``spacing`` covering every voxel centre of a source volume."""
+    corners = np.array(
+        [[z, y, x] for z in (0, shape[0] - 1) for y in (0, shape[1] - 1) for x in (0, shape[2] - 1)], dtype=np.float64
+    )
+    lps = corners @ affine[:3, :3].T + affine[:3, 3]
+    lo, hi = lps.min(axis=0), lps.max(axis=0)
+    sp_xyz = np.asarray(spacing[::-1])
+    n_xyz = np.floor((hi - lo) / sp_xyz + 1e-6).astype(int) + 1
+    return Grid((float(lo[0]), float(lo[1]), float(lo[2])), spacing, (int(n_xyz[2]), int(n_xyz[1]), int(n_xyz[0])))
+
+
+def to_grid(
+    array: NDArray[np.generic], affine: NDArray[np.float64], grid: Grid, fill: float, linear: bool = True
+) -> NDArray[np.float32]:
+    """Resample a source array (with its index->LPS affine) onto ``grid``."""
+    m = _xyz_matrix(affine)
+    inv = np.linalg.inv(m)
+    transform = sitk.AffineTransform(3)
+    transform.SetMatrix(inv.ravel().tolist())
+    transform.SetTranslation((-inv @ affine[:3, 3]).tolist())
+    interp = sitk.sitkLinear if linear else sitk.sitkNearestNeighbor
+    src = _index_image(array.astype(np.float32, copy=False))
+    out = sitk.Resample(src, _grid_reference(grid), transform, interp, float(fill), sitk.sitkFloat32)
+    return np.asarray(sitk.GetArrayFromImage(out), dtype=np.float32)
+
+
+def from_grid(
+    values: NDArray[np.generic],
+    grid: Grid,
+    affine: NDArray[np.float64],
+    shape: tuple[int, int, int],
+    fill: float = 0.0,
+    linear: bool = True,
+) -> NDArray[np.float32]:
+    """Resample values on ``grid`` back onto a source volume's own voxel grid."""
+    src = sitk.GetImageFromArray(np.ascontiguousarray(values, dtype=np.float32))
+    src.SetOrigin(grid.origin_lps)
+    src.SetSpacing((grid.spacing[2], grid.spacing[1], grid.spacing[0]))
+    transform = sitk.AffineTransform(3)
+    transform.SetMatrix(_xyz_matrix(affine).ravel().tolist())
+    transform.SetTranslation(affine[:3, 3].tolist())
+    ref = sitk.Image([shape[2], shape[1], shape[0]], sitk.sitkUInt8)
+    interp = sitk.sitkLinear if linear else sitk.sitkNearestNeighbor
+    out = sitk.Resample(src, ref, transform, interp, float(fill), sitk.sitkFloat32)
+    return np.asarray(sitk.GetArrayFromImage(out), dtype=np.float32)
+
+
+def centred_grid(
+    center_lps: NDArray[np.float64], spacing: tuple[float, float, float], shape: tuple[int, int, int]
+) -> Grid:
+    """An axis-aligned grid of ``shape`` whose centre is ``center_lps``."""
+    half = (np.asarray(shape[::-1], dtype=np.float64) - 1) / 2 * np.asarray(spacing[::-1])
+    o = np.asarray(center_lps, dtype=np.float64) - half
+    return Grid((float(o[0]), float(o[1]), float(o[2])), spacing, shape)

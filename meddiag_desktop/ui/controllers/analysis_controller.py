@@ -1,0 +1,246 @@
+"""Run AI: one inference at a time in a worker, progress and cancel, result kept in the review store.
+
+One ``ModelRegistry`` (with its cached onnxruntime sessions) lives as long as the window.
+The worker records the run in its own ``ReviewStore`` connection (one per thread) before
+the GUI hears of it, so a run the radiologist saw is always on disk.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from meddiag_desktop.errors import MeddiagError, ModelIntegrityError
+from meddiag_desktop.inference.analyze import DEFAULT_CLS_MODEL, DEFAULT_SEG_MODEL, analyze_volume
+from meddiag_desktop.inference.registry import ModelRegistry
+from meddiag_desktop.inference.resample import from_grid
+from meddiag_desktop.review.records import AiRun
+from meddiag_desktop.review.service import ReviewService
+from meddiag_desktop.review.store import ReviewStore
+from meddiag_desktop.ui.panels import Level
+from meddiag_desktop.ui.workers import TaskCallbacks
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from numpy.typing import NDArray
+
+    from meddiag_desktop.config import Settings
+    from meddiag_desktop.core.volume import Volume
+    from meddiag_desktop.inference.analyze import AnalysisResult
+    from meddiag_desktop.inference.resample import Grid
+    from meddiag_desktop.review.audit import Actor
+    from meddiag_desktop.ui.panels import NotificationPanel
+    from meddiag_desktop.ui.workers import TaskContext, TaskHandle, TaskRunner
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class AnalysisOutcome:
+    """A finished, stored AI run and the maps the review screen shows with it."""
+
+    run_id: str
+    series_uid: str
+    result: AnalysisResult
+    saliency: NDArray[np.float32] | None
+
+
+@dataclass(frozen=True)
+class AnalysisRequest:
+    volume: Volume
+    study_uid: str
+    seg_model: str
+    cls_model: str | None
+    threads: int
+    store_path: Path
+    actor: Actor
+
+
+def model_ref(result: AnalysisResult) -> str:
+    """``id@version#sha256:<graph sha>`` of every model, joined by ``; ``."""
+    parts = []
+    for model in result.provenance.models:
+        onnx = [h for name, h in model.sha256.items() if name.endswith(".onnx")]
+        digest = (onnx or list(model.sha256.values()) or [""])[0]
+        parts.append(f"{model.id}@{model.version}#sha256:{digest}")
+    return "; ".join(parts)
+
+
+def ai_run_from_result(result: AnalysisResult, study_uid: str) -> AiRun:
+    return AiRun(
+        run_id=uuid.uuid4().hex,
+        series_uid=result.provenance.series_instance_uid,
+        study_uid=study_uid,
+        model_ref=model_ref(result),
+        input_pixel_sha256=result.provenance.input_pixel_sha256,
+        provenance=dataclasses.asdict(result.provenance),
+        findings=result.findings,
+    )
+
+
+def saliency_volume(result: AnalysisResult, volume: Volume) -> NDArray[np.float32] | None:
+    """The classifier's occlusion maps on the image grid (max over findings; positive part only)."""
+    if not result.explanations:
+        return None
+    out = np.zeros(volume.shape, dtype=np.float32)
+    for explanation in result.explanations.values():
+        box = _grid_box(explanation.grid, volume)
+        if box is None:
+            continue
+        start = tuple(float(b.start) for b in box)
+        affine = volume.affine.copy()
+        affine[:3, 3] = volume.index_to_lps((start[0], start[1], start[2]))
+        shape = (box[0].stop - box[0].start, box[1].stop - box[1].start, box[2].stop - box[2].start)
+        mapped = from_grid(np.clip(explanation.array, 0.0, None), explanation.grid, affine, shape)
+        np.maximum(out[box], mapped, out=out[box])
+    return out
+
+
+def _grid_box(grid: Grid, volume: Volume) -> tuple[slice, slice, slice] | None:
+    """The part of the volume (index box) that ``grid`` covers; resampling only there is fast."""
+    corners = np.array([[z, y, x] for z in (0, grid.shape[0] - 1) for y in (0, grid.shape[1] - 1)
+                        for x in (0, grid.shape[2] - 1)], dtype=np.float64)  # fmt: skip
+    index = volume.lps_to_index(corners @ grid.affine[:3, :3].T + grid.affine[:3, 3])
+    low = np.maximum(np.floor(index.min(axis=0)).astype(int), 0)
+    high = np.minimum(np.ceil(index.max(axis=0)).astype(int) + 1, volume.shape)
+    if np.any(high <= low):
+        return None
+    return (slice(int(low[0]), int(high[0])), slice(int(low[1]), int(high[1])), slice(int(low[2]), int(high[2])))
+
+
+def _analysis_task(ctx: TaskContext, registry: ModelRegistry, request: AnalysisRequest) -> AnalysisOutcome:
+    """Worker thread: analyse, store the run (durably), map the explanations to the image grid."""
+    result = analyze_volume(
+        request.volume, registry, seg_model_id=request.seg_model, cls_model_id=request.cls_model,
+        threads=request.threads, progress=ctx.progress, cancel=ctx.cancel,
+    )  # fmt: skip
+    run = ai_run_from_result(result, request.study_uid)
+    with ReviewStore(request.store_path) as store:
+        ReviewService(store, request.actor).record_run(run)
+    ctx.progress(0, 0, "Mapping explanations")
+    saliency = saliency_volume(result, request.volume)
+    return AnalysisOutcome(run.run_id, run.series_uid, result, saliency)
+
+
+class AnalysisController(QObject):
+    """Owns the model registry and the one inference queue (one run at a time)."""
+
+    busy_changed = Signal(bool)
+    progress = Signal(int, int, str)
+    finished = Signal(object)  # AnalysisOutcome
+
+    def __init__(self, settings: Settings, runner: TaskRunner, notes: NotificationPanel,
+                 parent: QObject | None = None) -> None:  # fmt: skip
+        super().__init__(parent)
+        self.settings, self._runner, self._notes = settings, runner, notes
+        self.registry = ModelRegistry(settings.builtin_models_dir, settings.user_models_dir)
+        self.seg_model, self.cls_model = DEFAULT_SEG_MODEL, DEFAULT_CLS_MODEL
+        self._generation = 0
+        self._handle: TaskHandle | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self._handle is not None and not self._handle.is_done
+
+    def model_label(self) -> str:
+        """ "id version" of the models a run would use, or why none can run."""
+        found = []
+        for model_id in (self.seg_model, self.cls_model):
+            try:
+                entry = self.registry.entry(model_id)
+            except ModelIntegrityError:
+                continue
+            found.append(f"{model_id} {entry.manifest.version}" if entry.manifest else f"{model_id} (refused)")
+        return ", ".join(found) or "no model installed"
+
+    def model_card(self) -> str:
+        """The segmentation model's card (Markdown), or a sentence saying why it is missing."""
+        try:
+            entry = self.registry.entry(self.seg_model)
+            return (entry.folder / "MODEL_CARD.md").read_text(encoding="utf-8")
+        except (ModelIntegrityError, OSError) as exc:
+            return f"The model card cannot be shown: {exc}"
+
+    def matches(self, volume: Volume | None) -> bool:
+        """True when the segmentation model is installed and meant for this volume's modality."""
+        if volume is None:
+            return False
+        try:
+            manifest = self.registry.entry(self.seg_model).manifest
+        except ModelIntegrityError:
+            return False
+        return manifest is not None and manifest.modality == volume.modality
+
+    def run(self, volume: Volume, study_uid: str, actor: Actor) -> None:
+        """Start a run (a second request while one runs is refused: one inference queue)."""
+        if self.busy:
+            self._notes.notify(Level.INFO, "The AI is already running; wait for it or cancel it.")
+            return
+        self._generation += 1
+        cls_model = self.cls_model if self._installed(self.cls_model) else None
+        request = AnalysisRequest(volume, study_uid, self.seg_model, cls_model, self.settings.inference_threads,
+                                  self.settings.review_store_path, actor)  # fmt: skip
+        callbacks = TaskCallbacks(on_finished=self._on_task_finished, on_error=self._on_task_error,
+                                  on_progress=self._on_task_progress, on_cancelled=self._on_task_cancelled)  # fmt: skip
+        registry = self.registry
+        self._handle = self._runner.start(lambda ctx: _analysis_task(ctx, registry, request), self._generation,
+                                          callbacks)  # fmt: skip
+        self.busy_changed.emit(True)
+        self.progress.emit(0, 0, f"Running AI ({self.model_label()})…")
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel.cancel()
+
+    def forget(self) -> None:
+        """Another series was opened: cancel the run and drop its result when it comes."""
+        self.cancel()
+        self._generation += 1
+        if self._handle is not None:
+            self.busy_changed.emit(False)
+        self._handle = None
+
+    def _installed(self, model_id: str | None) -> bool:
+        if not model_id:
+            return False
+        try:
+            return self.registry.entry(model_id).manifest is not None
+        except MeddiagError:
+            return False
+
+    def _current(self, generation: int) -> bool:
+        return generation == self._generation
+
+    def _on_task_progress(self, generation: int, done: int, total: int, message: str) -> None:
+        if self._current(generation):
+            self.progress.emit(done, total, f"AI: {message}")
+
+    def _on_task_finished(self, generation: int, outcome: Any) -> None:
+        if self._current(generation):
+            self._handle = None
+            self.busy_changed.emit(False)
+            self.progress.emit(1, 1, f"AI finished: {len(outcome.result.findings)} finding(s).")
+            for warning in outcome.result.warnings:
+                self._notes.notify(Level.WARNING, warning)
+            self.finished.emit(outcome)
+
+    def _on_task_error(self, generation: int, exc: BaseException) -> None:
+        if self._current(generation):
+            self._handle = None
+            self.busy_changed.emit(False)
+            self.progress.emit(1, 1, "AI run failed; see Notifications.")
+            self._notes.report(exc)
+
+    def _on_task_cancelled(self, generation: int) -> None:
+        if self._current(generation):
+            self._handle = None
+            self.busy_changed.emit(False)
+            self.progress.emit(1, 1, "AI run cancelled.")
+            self._notes.notify(Level.INFO, "AI run cancelled; nothing was stored.")

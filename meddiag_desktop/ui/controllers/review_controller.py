@@ -1,0 +1,206 @@
+"""The open review: decisions go to ``ReviewService`` (one durable transaction each), state comes back.
+
+A model without views: it emits ``state_changed`` and ``selection_changed``; the findings panel
+and the overlays listen. Errors (a signed review, a missing reason) reach the notification area.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+
+from meddiag_desktop.errors import MeddiagError
+from meddiag_desktop.review.audit import Actor
+from meddiag_desktop.review.model import Decision, ReviewStatus
+from meddiag_desktop.review.service import ReviewService
+from meddiag_desktop.review.store import ReviewStore
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from meddiag_desktop.config import Settings
+    from meddiag_desktop.core.finding import Finding
+    from meddiag_desktop.review.model import RejectReason, ReviewFinding, ReviewState
+    from meddiag_desktop.ui.panels import NotificationPanel
+
+log = logging.getLogger(__name__)
+
+
+class ReviewController(QObject):
+    """One review at a time, for the series on screen."""
+
+    state_changed = Signal(object)  # ReviewState | None
+    selection_changed = Signal(str)  # finding id ("" = none)
+    threshold_changed = Signal(float)
+
+    def __init__(self, settings: Settings, notes: NotificationPanel, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._settings, self._notes = settings, notes
+        self._store: ReviewStore | None = None
+        self._service: ReviewService | None = None
+        self.actor = Actor(settings.os_user, settings.reviewer_display_name)
+        self.state: ReviewState | None = None
+        self.selected = ""
+        self.threshold = 0.0
+        self._recorded_threshold = 0.0
+
+    # -- store -----------------------------------------------------------------------------
+
+    @property
+    def service(self) -> ReviewService:
+        if self._service is None:
+            self._store = ReviewStore(self._settings.review_store_path)
+            self._service = ReviewService(self._store, self.actor)
+        return self._service
+
+    def set_display_name(self, name: str) -> None:
+        self.actor = Actor(self.actor.os_user, name)
+        if self._service is not None:
+            self._service.actor = self.actor
+
+    def close_store(self) -> None:
+        if self._store is not None:
+            self._store.close()
+        self._store = self._service = None
+
+    @contextmanager
+    def _reporting(self) -> Iterator[None]:
+        """The one place review errors become a plain sentence for the user."""
+        try:
+            yield
+        except MeddiagError as exc:
+            self._notes.report(exc)
+
+    # -- opening -----------------------------------------------------------------------------
+
+    def open_run(self, run_id: str) -> None:
+        with self._reporting():
+            self._set_state(self.service.open_review(run_id))
+            self.select(self._first_id())
+
+    def restore_latest(self, series_uid: str) -> bool:
+        """Re-open the newest stored review of ``series_uid``; True when there was one."""
+        with self._reporting():
+            runs = self.service.runs_for_series(series_uid)
+            if runs:
+                self.open_run(runs[0][0])
+                return True
+        return False
+
+    def close(self) -> None:
+        self.state, self.selected = None, ""
+        self.state_changed.emit(None)
+        self.selection_changed.emit("")
+
+    def _set_state(self, state: ReviewState) -> None:
+        self.state = state
+        self.state_changed.emit(state)
+        if state.signoff is not None and state.signoff.threshold != self.threshold:
+            self.threshold = self._recorded_threshold = state.signoff.threshold
+            self.threshold_changed.emit(self.threshold)
+
+    # -- selection and visibility ------------------------------------------------------------
+
+    def visible(self, item: ReviewFinding) -> bool:
+        """Shown on the images: radiologist findings always, AI ones at or above the threshold."""
+        return item.origin != "ai" or item.finding.max_prob >= self.threshold
+
+    def select(self, finding_id: str) -> None:
+        if finding_id == self.selected:
+            return
+        self.selected = finding_id
+        self.selection_changed.emit(finding_id)
+        if finding_id and self.state is not None:
+            with self._reporting():
+                self.service.record_event(self.state, "finding_shown", finding_id)
+
+    def step(self, delta: int) -> None:
+        """Select the next (``+1``) or previous (``-1``) finding, wrapping around."""
+        if self.state is None or not self.state.findings:
+            return
+        ids = [f.id for f in self.state.findings]
+        here = ids.index(self.selected) if self.selected in ids else -1 if delta > 0 else 0
+        self.select(ids[(here + delta) % len(ids)])
+
+    def selected_finding(self) -> ReviewFinding | None:
+        if self.state is None or not self.selected:
+            return None
+        try:
+            return self.state.finding(self.selected)
+        except KeyError:
+            return None
+
+    def _first_id(self) -> str:
+        if self.state is None:
+            return ""
+        pending = [f.id for f in self.state.findings if f.decision is Decision.PENDING]
+        return (pending or [f.id for f in self.state.findings] or [""])[0]
+
+    def set_threshold(self, threshold: float) -> None:
+        self.threshold = threshold
+        self.threshold_changed.emit(threshold)
+
+    def record_threshold(self) -> None:
+        """Audit the threshold once the user lets go of the slider."""
+        if self.state is None or self.threshold == self._recorded_threshold:
+            return
+        with self._reporting():
+            details = {"from": self._recorded_threshold, "to": self.threshold}
+            self.service.record_event(self.state, "threshold_changed", details=details)
+            self._recorded_threshold = self.threshold
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    @property
+    def editable(self) -> bool:
+        return self.state is not None and self.state.status is ReviewStatus.OPEN
+
+    def accept(self) -> None:
+        if self.state is not None and self.selected:
+            with self._reporting():
+                self._set_state(self.service.accept(self.state, self.selected))
+                self._advance()
+
+    def reject(self, reason: RejectReason, note: str) -> None:
+        if self.state is not None and self.selected:
+            with self._reporting():
+                self._set_state(self.service.reject(self.state, self.selected, reason, note))
+                self._advance()
+
+    def save_edit(self, edited: Finding) -> None:
+        if self.state is not None:
+            with self._reporting():
+                self._set_state(self.service.edit(self.state, edited))
+
+    def add(self, drawn: Finding) -> None:
+        if self.state is not None:
+            with self._reporting():
+                self._set_state(self.service.add(self.state, drawn))
+                self.select(drawn.id)
+
+    def next_added_id(self) -> str:
+        return self.service.next_added_id(self.state) if self.state is not None else "R1"
+
+    def sign_off(self) -> bool:
+        if self.state is None:
+            return False
+        self.record_threshold()
+        with self._reporting():
+            self._set_state(self.service.sign_off(self.state, self.threshold))
+            return True
+        return False
+
+    def amend(self, reason: str) -> None:
+        if self.state is not None:
+            with self._reporting():
+                self._set_state(self.service.amend(self.state, reason))
+
+    def _advance(self) -> None:
+        """After a decision, move on to the next undecided finding (if any)."""
+        if self.state is not None and self.state.undecided and self.selected not in self.state.undecided:
+            ids = [f.id for f in self.state.findings]
+            after = ids[ids.index(self.selected) + 1 :] + ids
+            self.select(next(i for i in after if i in self.state.undecided))

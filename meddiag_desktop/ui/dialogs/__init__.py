@@ -1,0 +1,1 @@
+"""Small modal dialogs (module functions, so tests can replace them)."""

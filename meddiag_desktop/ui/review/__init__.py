@@ -1,0 +1,1 @@
+"""The AI review screen's widgets: findings panel, overlay layers, colour bar and dialogs."""

@@ -1,0 +1,116 @@
+"""The findings table: one row per finding, coloured like its overlay; Enter or click jumps to it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+
+from meddiag_desktop.review.model import Decision
+from meddiag_desktop.ui.review.location import location_text
+from meddiag_desktop.ui.review.overlay_layers import FINDING_COLOURS
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QKeyEvent
+    from PySide6.QtWidgets import QWidget
+
+    from meddiag_desktop.core.volume import Volume
+    from meddiag_desktop.review.model import ReviewFinding
+
+COLUMNS = ("#", "Location", "Long mm", "Vol mL", "Mean HU", "Class (p)", "AI p", "State")
+HIDDEN_COLOUR = QColor(140, 140, 140)
+
+
+def state_text(item: ReviewFinding) -> str:
+    if item.decision is Decision.REJECTED and item.reason is not None:
+        note = f" ({item.note})" if item.note else ""
+        return f"rejected: {item.reason.value}{note}"
+    if item.decision is Decision.EDITED:
+        return f"edited (mask v{item.mask_version})"
+    return str(item.decision.value)
+
+
+def class_text(item: ReviewFinding) -> str:
+    finding = item.finding
+    if item.origin != "ai":
+        return "radiologist"
+    if not finding.top_class:
+        return "—"
+    return f"{finding.top_class} {finding.class_probabilities[finding.top_class]:.2f}"
+
+
+def row_values(item: ReviewFinding, volume: Volume | None) -> tuple[str, ...]:
+    f = item.finding
+    prob = f"{f.max_prob:.2f}" if item.origin == "ai" else "—"
+    return (f.id, location_text(f, volume), f"{f.long_axis_mm:.1f}", f"{f.volume_ml:.2f}", f"{f.mean_hu:.0f}",
+            class_text(item), prob, state_text(item))  # fmt: skip
+
+
+class FindingsTable(QTableWidget):
+    """Rows mirror the review's findings; ``finding_chosen`` fires on click, arrow keys or Enter."""
+
+    finding_chosen = Signal(str)
+    finding_activated = Signal(str)  # Enter or double click: jump there again
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(0, len(COLUMNS), parent)
+        self.setHorizontalHeaderLabels(COLUMNS)
+        location = self.horizontalHeaderItem(1)
+        if location is not None:
+            location.setToolTip("Patient side (from the body midline) · centre in LPS mm; lobes are not named")
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.verticalHeader().setVisible(False)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self._ids: list[str] = []
+        self._filling = False
+        self.currentCellChanged.connect(self._on_current_cell_changed)
+        self.cellActivated.connect(self._on_cell_activated)
+
+    def show_findings(self, findings: list[tuple[ReviewFinding, int, bool]], volume: Volume | None,
+                      selected: str) -> None:  # fmt: skip
+        """Rows for ``(finding, colour number, visible)``; hidden ones (below threshold) are greyed."""
+        self._filling = True
+        self.setRowCount(len(findings))
+        self._ids = [item.id for item, _, _ in findings]
+        for row, (item, colour, visible) in enumerate(findings):
+            for column, text in enumerate(row_values(item, volume)):
+                cell = QTableWidgetItem(text)
+                if not visible:
+                    cell.setForeground(QBrush(HIDDEN_COLOUR))
+                    cell.setToolTip("Below the confidence threshold: not drawn on the images, still to be decided.")
+                self.setItem(row, column, cell)
+            swatch = self.item(row, 0)
+            assert swatch is not None
+            swatch.setBackground(QBrush(QColor(*FINDING_COLOURS[colour - 1])))
+            swatch.setForeground(QBrush(QColor(0, 0, 0)))
+        self._filling = False
+        self.select_id(selected)
+
+    def select_id(self, finding_id: str) -> None:
+        if finding_id in self._ids and self.currentRow() != self._ids.index(finding_id):
+            self._filling = True
+            self.setCurrentCell(self._ids.index(finding_id), 0)
+            self._filling = False
+
+    def _on_current_cell_changed(self, row: int, _col: int, _prev_row: int, _prev_col: int) -> None:
+        if not self._filling and 0 <= row < len(self._ids):
+            self.finding_chosen.emit(self._ids[row])
+
+    def _on_cell_activated(self, row: int, _col: int) -> None:
+        if 0 <= row < len(self._ids):
+            self.finding_activated.emit(self._ids[row])
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            row = self.currentRow()
+            if 0 <= row < len(self._ids):
+                self.finding_activated.emit(self._ids[row])
+                event.accept()
+                return
+        super().keyPressEvent(event)

@@ -1,0 +1,133 @@
+"""Keeps the viewer's review layers in step with the review: masks, heat map, look, visibility."""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from meddiag_desktop.ui.review.overlay_layers import (
+    HEAT_LAYER,
+    MASK_LAYER,
+    HeatLayer,
+    MaskLayer,
+    MaskStyle,
+    colour_of,
+    label_volume,
+)
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from meddiag_desktop.review.model import ReviewState
+    from meddiag_desktop.ui.controllers.review_controller import ReviewController
+    from meddiag_desktop.ui.viewer.viewer_widget import ViewerWidget
+
+HEAT_FLOOR = 0.05  # heat below 5 % of the scale stays transparent
+
+
+class HeatSource(enum.Enum):
+    OFF = "off"
+    PROBABILITY = "probability"
+    SALIENCY = "saliency"
+
+
+class ReviewOverlays(QObject):
+    """Adds, refreshes and removes the review's layers on every view."""
+
+    heat_changed = Signal(object)  # (label, low, high) of the shown heat map, or None
+
+    def __init__(self, viewer: ViewerWidget, review: ReviewController, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._viewer, self._review = viewer, review
+        self.style, self.opacity, self.heat_opacity = MaskStyle.BOTH, 0.35, 0.5
+        self.shown = True
+        self.heat_source = HeatSource.PROBABILITY
+        self._maps: dict[HeatSource, NDArray[np.floating]] = {}
+        self._mask: MaskLayer | None = None
+        self._heat: HeatLayer | None = None
+        self.colours: dict[str, int] = {}
+        review.state_changed.connect(self._on_review_state_changed)
+        review.threshold_changed.connect(self._on_review_threshold_changed)
+
+    # -- data --------------------------------------------------------------------------------
+
+    def set_maps(self, probability: NDArray[np.floating] | None, saliency: NDArray[np.floating] | None) -> None:
+        """The run's heat maps (kept in memory only: after a restart, re-run the AI to see them)."""
+        self._maps = {k: v for k, v in ((HeatSource.PROBABILITY, probability), (HeatSource.SALIENCY, saliency))
+                      if v is not None}  # fmt: skip
+        self._rebuild_heat()
+
+    def clear(self) -> None:
+        self._maps, self.colours = {}, {}
+        self._viewer.remove_layers(MASK_LAYER)
+        self._viewer.remove_layers(HEAT_LAYER)
+        self._mask = self._heat = None
+        self.heat_changed.emit(None)
+
+    def available_heat(self) -> tuple[HeatSource, ...]:
+        return tuple(self._maps)
+
+    # -- look --------------------------------------------------------------------------------
+
+    def set_look(self, style: MaskStyle, opacity: float) -> None:
+        self.style, self.opacity = style, opacity
+        for view in self._viewer.views.values():
+            for layer in view.layers:
+                if isinstance(layer, MaskLayer) and layer.name == MASK_LAYER:
+                    layer.set_look(style, opacity)
+        self._viewer.refresh_layers()
+
+    def set_heat(self, source: HeatSource, opacity: float) -> None:
+        self.heat_source, self.heat_opacity = source, opacity
+        self._rebuild_heat()
+
+    def set_shown(self, shown: bool) -> None:
+        """The one switch for every AI overlay (masks and heat map)."""
+        self.shown = shown
+        for view in self._viewer.views.values():
+            for layer in view.layers:
+                if layer.name in (MASK_LAYER, HEAT_LAYER):
+                    layer.item.setVisible(shown)
+
+    # -- rebuilding --------------------------------------------------------------------------
+
+    def _on_review_state_changed(self, state: ReviewState | None) -> None:
+        if state is None:
+            self.clear()
+            return
+        self.colours = {item.id: colour_of(n) for n, item in enumerate(state.findings)}
+        self._rebuild_masks()
+
+    def _on_review_threshold_changed(self, _threshold: float) -> None:
+        self._rebuild_masks()
+
+    def _rebuild_masks(self) -> None:
+        volume, state = self._viewer.state.volume, self._review.state
+        self._viewer.remove_layers(MASK_LAYER)
+        if volume is None or state is None:
+            return
+        shown = [(self.colours.get(f.id, 1), f.finding) for f in state.findings if self._review.visible(f)]
+        labels = label_volume(volume.shape, shown)
+        for view in self._viewer.views.values():
+            layer = MaskLayer(MASK_LAYER, labels)
+            layer.set_look(self.style, self.opacity)
+            layer.item.setVisible(self.shown)
+            view.add_layer(layer)
+
+    def _rebuild_heat(self) -> None:
+        self._viewer.remove_layers(HEAT_LAYER)
+        values = self._maps.get(self.heat_source)
+        if values is None:
+            self.heat_changed.emit(None)
+            return
+        high = 1.0 if self.heat_source is HeatSource.PROBABILITY else max(float(np.max(values)), 1e-6)
+        for view in self._viewer.views.values():
+            layer = HeatLayer(HEAT_LAYER, values, HEAT_FLOOR * high, high)
+            layer.item.setOpacity(self.heat_opacity)
+            layer.item.setVisible(self.shown)
+            view.add_layer(layer)
+        label = "AI probability" if self.heat_source is HeatSource.PROBABILITY else "Saliency (occlusion, Δp)"
+        self.heat_changed.emit((label, HEAT_FLOOR * high, high))

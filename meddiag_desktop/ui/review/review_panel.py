@@ -1,0 +1,138 @@
+"""The review dock's widgets (no logic): notice, Run AI, findings, decisions, edit bar, overlays, sign-off."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from meddiag_desktop.ui.review.colour_bar import ColourBar
+from meddiag_desktop.ui.review.findings_table import FindingsTable
+from meddiag_desktop.ui.review.overlay_layers import MaskStyle
+from meddiag_desktop.ui.review.review_overlays import HeatSource
+
+NOTICE = "AI output is decision support; the radiologist decides."
+NOTICE_STYLE = "background:#5a4500; color:#ffe9a8; font-weight:bold; padding:4px; border-radius:3px;"
+
+
+def _slider(maximum: int, value: int) -> QSlider:
+    slider = QSlider(Qt.Orientation.Horizontal)
+    slider.setRange(0, maximum)
+    slider.setValue(value)
+    return slider
+
+
+def _row(*widgets: QWidget, stretch: bool = False) -> QHBoxLayout:
+    row = QHBoxLayout()
+    row.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        row.addWidget(widget)
+    if stretch:
+        row.addStretch(1)
+    return row
+
+
+class EditBar(QFrame):
+    """Brush / eraser, size, undo / redo, save / cancel; shown while a mask is being edited."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.title = QLabel()
+        self.brush = QRadioButton("Brush (B)")
+        self.eraser = QRadioButton("Eraser (X)")
+        self.brush.setChecked(True)
+        self.radius = QDoubleSpinBox()
+        self.radius.setRange(0.5, 30.0)
+        self.radius.setSingleStep(0.5)
+        self.radius.setSuffix(" mm")
+        self.radius.setToolTip("Brush radius ([ smaller, ] larger)")
+        self.undo, self.redo = QPushButton("Undo"), QPushButton("Redo")
+        self.save, self.cancel = QPushButton("Save mask (Ctrl+Enter)"), QPushButton("Cancel (Esc)")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.title)
+        layout.addLayout(_row(self.brush, self.eraser, QLabel("radius"), self.radius, stretch=True))
+        layout.addLayout(_row(self.undo, self.redo, self.save, self.cancel))
+
+
+class ReviewPanel(QWidget):
+    """Everything the radiologist needs to review one AI run."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.notice = QLabel(NOTICE)
+        self.notice.setStyleSheet(NOTICE_STYLE)
+        self.notice.setWordWrap(True)
+        self.model_label = QLabel()
+        self.model_label.setWordWrap(True)
+        self.card_button = QPushButton("Model card…")
+        self.run_button, self.cancel_button = QPushButton("Run AI"), QPushButton("Cancel")
+        self.auto_run = QCheckBox("Run automatically when a matching series opens")
+        self.table = FindingsTable()
+        self.accept_button, self.reject_button = QPushButton("Accept (A)"), QPushButton("Reject… (R)")
+        self.edit_button, self.add_button = QPushButton("Edit mask (E)"), QPushButton("Draw missed (D)")
+        self.edit_bar = EditBar()
+        self.edit_bar.setVisible(False)
+        self._build_overlay_controls()
+        self.status = QLabel("No AI review for this series. Open a series and press Run AI.")
+        self.status.setWordWrap(True)
+        self.sign_button, self.amend_button = QPushButton("Sign off…"), QPushButton("Amend…")
+        self._lay_out()
+
+    def _build_overlay_controls(self) -> None:
+        self.shown = QCheckBox("AI overlays (O)")
+        self.shown.setChecked(True)
+        self.style_box = QComboBox()
+        for style in MaskStyle:
+            self.style_box.addItem(style.value, style)
+        self.style_box.setCurrentIndex(list(MaskStyle).index(MaskStyle.BOTH))
+        self.opacity = _slider(100, 35)
+        self.heat_box = QComboBox()
+        for source in HeatSource:
+            self.heat_box.addItem(f"Heat map: {source.value}", source)
+        self.heat_box.setCurrentIndex(list(HeatSource).index(HeatSource.PROBABILITY))
+        self.heat_opacity = _slider(100, 50)
+        self.colour_bar = ColourBar()
+        self.colour_bar.setVisible(False)
+        self.threshold = _slider(100, 0)
+        self.threshold_label = QLabel()
+
+    def _lay_out(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.notice)
+        layout.addLayout(_row(self.model_label, self.card_button))
+        layout.addLayout(_row(self.run_button, self.cancel_button, stretch=True))
+        layout.addWidget(self.auto_run)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(_row(self.accept_button, self.reject_button, self.edit_button, self.add_button))
+        layout.addWidget(self.edit_bar)
+        grid = QGridLayout()
+        grid.addWidget(self.shown, 0, 0)
+        grid.addWidget(self.style_box, 0, 1)
+        grid.addWidget(QLabel("Mask opacity"), 1, 0)
+        grid.addWidget(self.opacity, 1, 1)
+        grid.addWidget(self.heat_box, 2, 0)
+        grid.addWidget(self.heat_opacity, 2, 1)
+        grid.addWidget(self.threshold_label, 3, 0)
+        grid.addWidget(self.threshold, 3, 1)
+        layout.addLayout(grid)
+        layout.addWidget(self.colour_bar)
+        layout.addWidget(self.status)
+        layout.addLayout(_row(self.sign_button, self.amend_button, stretch=True))
+
+    def set_threshold_text(self, threshold: float) -> None:
+        self.threshold_label.setText(f"Hide AI p < {threshold:.2f}")

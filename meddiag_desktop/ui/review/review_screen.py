@@ -1,0 +1,332 @@
+"""Assembles the review: panel, controllers, overlays and key actions, and wires them together.
+
+Slots here read a widget, call one controller method and return.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QTimer
+
+from meddiag_desktop.review.model import Decision, ReviewStatus
+from meddiag_desktop.ui.actions import make_action
+from meddiag_desktop.ui.controllers.analysis_controller import AnalysisController
+from meddiag_desktop.ui.controllers.edit_controller import EditController, EditMode
+from meddiag_desktop.ui.controllers.review_controller import ReviewController
+from meddiag_desktop.ui.dialogs import review_dialogs
+from meddiag_desktop.ui.panels import Level
+from meddiag_desktop.ui.review.review_overlays import ReviewOverlays
+from meddiag_desktop.ui.review.review_panel import ReviewPanel
+from meddiag_desktop.ui.viewer.slice_view import PAINT_TOOLS, Tool
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QMainWindow, QMenu
+
+    from meddiag_desktop.config import Settings
+    from meddiag_desktop.review.model import ReviewState
+    from meddiag_desktop.ui.panels import NotificationPanel
+    from meddiag_desktop.ui.viewer.viewer_widget import ViewerWidget
+    from meddiag_desktop.ui.workers import TaskRunner
+
+THRESHOLD_RECORD_MS = 800
+
+REVIEW_KEYS = (
+    ("run", "Run AI on this series", "Ctrl+I"),
+    ("card", "Model card…", ""),
+    ("overlays", "Toggle all AI overlays", "O"),
+    ("next", "Next finding", "N"),
+    ("previous", "Previous finding", "P"),
+    ("accept", "Accept finding", "A"),
+    ("reject", "Reject finding…", "R"),
+    ("edit", "Edit finding's mask", "E"),
+    ("add", "Draw a missed lesion", "D"),
+    ("save_mask", "Save edited mask", "Ctrl+Return"),
+    ("cancel_edit", "Cancel mask edit", "Esc"),
+    ("undo", "Undo stroke", "Ctrl+Z"),
+    ("redo", "Redo stroke", "Ctrl+Shift+Z"),
+    ("smaller", "Smaller brush", "["),
+    ("larger", "Larger brush", "]"),
+    ("sign", "Sign off review…", "Ctrl+Shift+S"),
+    ("amend", "Amend signed review…", ""),
+)
+
+
+class ReviewScreen(QObject):
+    """The review dock and its controllers for one main window."""
+
+    def __init__(self, settings: Settings, runner: TaskRunner, viewer: ViewerWidget, notes: NotificationPanel,
+                 ask_display_name: Callable[[], str], parent: QMainWindow) -> None:  # fmt: skip
+        super().__init__(parent)
+        self._window, self._viewer, self._notes, self._ask_name = parent, viewer, notes, ask_display_name
+        self.panel = ReviewPanel()
+        self.analysis = AnalysisController(settings, runner, notes, self)
+        self.review = ReviewController(settings, notes, self)
+        self.overlays = ReviewOverlays(viewer, self.review, self)
+        self.editing = EditController(viewer, self.review, notes, self)
+        self._threshold_timer = QTimer(self, singleShot=True, interval=THRESHOLD_RECORD_MS)
+        self.actions: dict[str, QAction] = {}
+        self._connect_controllers()
+        self._connect_panel()
+        self.panel.model_label.setText(f"Model: {self.analysis.model_label()}")
+        self.panel.set_threshold_text(0.0)
+        self._refresh()
+
+    def build_menu(self, menu: QMenu) -> dict[str, QAction]:
+        slots: dict[str, Callable[[], object]] = {
+            "run": self._on_run_triggered, "card": self._on_card_triggered, "overlays": self._on_overlays_triggered,
+            "next": lambda: self.review.step(1), "previous": lambda: self.review.step(-1),
+            "accept": self._on_accept_triggered, "reject": self._on_reject_triggered, "edit": self._on_edit_triggered,
+            "add": self._on_add_triggered, "save_mask": self.editing.save, "cancel_edit": self.editing.cancel,
+            "undo": self.editing.undo, "redo": self.editing.redo,
+            "smaller": lambda: self.editing.set_radius(self.editing.radius_mm - 0.5),
+            "larger": lambda: self.editing.set_radius(self.editing.radius_mm + 0.5),
+            "sign": self._on_sign_triggered, "amend": self._on_amend_triggered,
+        }  # fmt: skip
+        for name, text, key in REVIEW_KEYS:
+            self.actions[name] = make_action(self._window, text, key, slots[name])
+            menu.addAction(self.actions[name])
+            if name in ("card", "previous", "add", "larger"):
+                menu.addSeparator()
+        self._refresh()
+        return self.actions
+
+    # -- wiring ------------------------------------------------------------------------------
+
+    def _connect_controllers(self) -> None:
+        self.analysis.busy_changed.connect(self._on_analysis_busy_changed)
+        self.analysis.finished.connect(self._on_analysis_finished)
+        self.review.state_changed.connect(self._on_review_state_changed)
+        self.review.selection_changed.connect(self._on_review_selection_changed)
+        self.review.threshold_changed.connect(self._on_review_threshold_changed)
+        self.editing.changed.connect(self._on_editing_changed)
+        self.overlays.heat_changed.connect(self._on_overlays_heat_changed)
+        self._viewer.state.volume_changed.connect(self._on_state_volume_changed)
+        self._viewer.state.loading_changed.connect(self._on_state_loading_changed)
+        self._viewer.tool_changed.connect(self._on_viewer_tool_changed)
+        self._threshold_timer.timeout.connect(self.review.record_threshold)
+
+    def _connect_panel(self) -> None:
+        p = self.panel
+        p.run_button.clicked.connect(self._on_run_triggered)
+        p.cancel_button.clicked.connect(self.analysis.cancel)
+        p.card_button.clicked.connect(self._on_card_triggered)
+        p.table.finding_chosen.connect(self.review.select)
+        p.table.finding_activated.connect(self._on_table_finding_activated)
+        p.accept_button.clicked.connect(self._on_accept_triggered)
+        p.reject_button.clicked.connect(self._on_reject_triggered)
+        p.edit_button.clicked.connect(self._on_edit_triggered)
+        p.add_button.clicked.connect(self._on_add_triggered)
+        p.sign_button.clicked.connect(self._on_sign_triggered)
+        p.amend_button.clicked.connect(self._on_amend_triggered)
+        p.shown.toggled.connect(self.overlays.set_shown)
+        p.style_box.currentIndexChanged.connect(self._on_look_changed)
+        p.opacity.valueChanged.connect(self._on_look_changed)
+        p.heat_box.currentIndexChanged.connect(self._on_heat_changed)
+        p.heat_opacity.valueChanged.connect(self._on_heat_changed)
+        p.threshold.valueChanged.connect(self._on_threshold_value_changed)
+        e = p.edit_bar
+        e.brush.clicked.connect(lambda: self._viewer.set_tool(Tool.BRUSH))
+        e.eraser.clicked.connect(lambda: self._viewer.set_tool(Tool.ERASER))
+        e.radius.valueChanged.connect(self.editing.set_radius)
+        e.undo.clicked.connect(self.editing.undo)
+        e.redo.clicked.connect(self.editing.redo)
+        e.save.clicked.connect(self.editing.save)
+        e.cancel.clicked.connect(self.editing.cancel)
+
+    # -- series and AI runs ------------------------------------------------------------------
+
+    def on_series_loaded(self, series_uid: str) -> None:
+        """A series is fully loaded: restore its newest review, or run the AI if the user asked for that."""
+        if self.review.restore_latest(series_uid):
+            self._notes.notify(Level.INFO, "The stored AI review of this series was restored (heat maps are "
+                                           "not stored; run the AI again to see them).")  # fmt: skip
+        elif self.panel.auto_run.isChecked() and self.analysis.matches(self._viewer.state.volume):
+            self._on_run_triggered()
+        self._refresh()
+
+    def _on_state_volume_changed(self) -> None:
+        self.editing.cancel()
+        self.analysis.forget()
+        self.review.close()
+
+    def _on_state_loading_changed(self, _loading: bool) -> None:
+        self._refresh()
+
+    def _on_run_triggered(self) -> None:
+        state = self._viewer.state
+        if state.volume is None or state.loading:
+            self._notes.notify(Level.INFO, "Open a series and let it load before running the AI.")
+            return
+        self.analysis.run(state.volume, state.info.study_uid, self.review.actor)
+
+    def _on_analysis_busy_changed(self, _busy: bool) -> None:
+        self._refresh()
+
+    def _on_analysis_finished(self, outcome: Any) -> None:
+        volume = self._viewer.state.volume
+        if volume is None or volume.series_instance_uid != outcome.series_uid:
+            return
+        self.review.open_run(outcome.run_id)
+        self.overlays.set_maps(outcome.result.probability, outcome.saliency)
+        self.editing.probability = outcome.result.probability
+        count = len(outcome.result.findings)
+        self._notes.notify(Level.INFO, f"AI ({self.analysis.model_label()}) found {count} finding(s).")
+
+    def _on_card_triggered(self) -> None:
+        review_dialogs.show_text(self._window, "Model card", self.analysis.model_card())
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    def _on_accept_triggered(self) -> None:
+        self.review.accept()
+
+    def _on_reject_triggered(self) -> None:
+        if self.review.selected_finding() is None or not self.review.editable:
+            return
+        choice = review_dialogs.ask_reject(self._window, self.review.selected)
+        if choice is not None:
+            self.review.reject(*choice)
+
+    def _on_edit_triggered(self) -> None:
+        if self.editing.begin_edit():
+            self._viewer.set_tool(Tool.BRUSH)
+
+    def _on_add_triggered(self) -> None:
+        if self.editing.begin_add():
+            self._viewer.set_tool(Tool.BRUSH)
+
+    def _on_sign_triggered(self) -> None:
+        if self.review.state is None:
+            return
+        if not self.review.actor.display_name:
+            self.review.set_display_name(self._ask_name())
+        if not self.review.actor.display_name:
+            self._notes.notify(Level.WARNING, "Set your display name (Edit ▸ Preferences) before signing off.")
+            return
+        self.editing.cancel()
+        if self.review.sign_off():
+            self._notes.notify(Level.INFO, f"Review signed off by {self.review.actor.display_name}.")
+
+    def _on_amend_triggered(self) -> None:
+        if self.review.state is None or self.review.state.status is not ReviewStatus.SIGNED:
+            return
+        reason = review_dialogs.ask_text(self._window, "Amend review", "Why is the signed review re-opened?")
+        if reason is not None:
+            self.review.amend(reason)
+
+    # -- selection, threshold, overlays ------------------------------------------------------
+
+    def _on_review_state_changed(self, _state: ReviewState | None) -> None:
+        self._refresh()
+
+    def _on_review_selection_changed(self, finding_id: str) -> None:
+        self.panel.table.select_id(finding_id)
+        self._jump(finding_id)
+        self._refresh_buttons()
+
+    def _on_table_finding_activated(self, finding_id: str) -> None:
+        self.review.select(finding_id)
+        self._jump(finding_id)
+
+    def _jump(self, finding_id: str) -> None:
+        item = self.review.selected_finding()
+        if item is not None and item.id == finding_id:
+            self._viewer.state.set_position(item.finding.centroid_index)
+
+    def _on_threshold_value_changed(self, value: int) -> None:
+        self.review.set_threshold(value / 100.0)
+        self._threshold_timer.start()
+
+    def _on_review_threshold_changed(self, threshold: float) -> None:
+        self.panel.set_threshold_text(threshold)
+        if round(threshold * 100) != self.panel.threshold.value():
+            self.panel.threshold.blockSignals(True)
+            self.panel.threshold.setValue(round(threshold * 100))
+            self.panel.threshold.blockSignals(False)
+        self._refresh_table()
+
+    def _on_overlays_triggered(self) -> None:
+        self.panel.shown.setChecked(not self.panel.shown.isChecked())
+
+    def _on_look_changed(self) -> None:
+        self.overlays.set_look(self.panel.style_box.currentData(), self.panel.opacity.value() / 100.0)
+
+    def _on_heat_changed(self) -> None:
+        self.overlays.set_heat(self.panel.heat_box.currentData(), self.panel.heat_opacity.value() / 100.0)
+
+    def _on_overlays_heat_changed(self, scale: tuple[str, float, float] | None) -> None:
+        self.panel.colour_bar.setVisible(scale is not None)
+        if scale is not None:
+            self.panel.colour_bar.set_scale(*scale)
+
+    def _on_editing_changed(self) -> None:
+        bar, editing = self.panel.edit_bar, self.editing
+        bar.setVisible(editing.mode is not EditMode.NONE)
+        verb = "Editing the mask of" if editing.mode is EditMode.EDIT else "Drawing new finding"
+        bar.title.setText(f"{verb} {editing.finding_id}: paint on any view, slice by slice.")
+        bar.radius.blockSignals(True)
+        bar.radius.setValue(editing.radius_mm)
+        bar.radius.blockSignals(False)
+        editor = editing.editor
+        bar.undo.setEnabled(editor is not None and editor.can_undo)
+        bar.redo.setEnabled(editor is not None and editor.can_redo)
+        if editing.mode is EditMode.NONE and self._viewer.tool in PAINT_TOOLS:
+            self._viewer.set_tool(Tool.WINDOW)
+
+    def _on_viewer_tool_changed(self, tool: Tool) -> None:
+        self.panel.edit_bar.eraser.setChecked(tool is Tool.ERASER)
+        self.panel.edit_bar.brush.setChecked(tool is not Tool.ERASER)
+
+    # -- panel refresh -----------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        self._refresh_table()
+        self._refresh_status()
+        self._refresh_buttons()
+
+    def _refresh_table(self) -> None:
+        state = self.review.state
+        rows = [] if state is None else [
+            (item, self.overlays.colours.get(item.id, 1), self.review.visible(item)) for item in state.findings
+        ]  # fmt: skip
+        self.panel.table.show_findings(rows, self._viewer.state.volume, self.review.selected)
+
+    def _refresh_status(self) -> None:
+        self.panel.status.setText(status_text(self.review.state))
+
+    def _refresh_buttons(self) -> None:
+        p, state = self.panel, self._viewer.state
+        busy, open_ = self.analysis.busy, self.review.editable
+        chosen = self.review.selected_finding() is not None
+        p.run_button.setEnabled(state.volume is not None and not state.loading and not busy)
+        p.run_button.setText(f"Run AI ({self.analysis.model_label()})" if not busy else "AI running…")
+        p.cancel_button.setEnabled(busy)
+        for button in (p.accept_button, p.reject_button, p.edit_button):
+            button.setEnabled(open_ and chosen)
+        p.add_button.setEnabled(open_)
+        p.sign_button.setEnabled(open_)
+        signed = self.review.state is not None and not open_
+        p.amend_button.setEnabled(signed)
+        for name, enabled in (("accept", open_ and chosen), ("reject", open_ and chosen), ("edit", open_ and chosen),
+                              ("add", open_), ("sign", open_), ("amend", signed)):  # fmt: skip
+            if name in self.actions:
+                self.actions[name].setEnabled(enabled)
+
+
+def status_text(state: ReviewState | None) -> str:
+    """One line: version, open or signed (by whom, when), decided count, amendment reason."""
+    if state is None:
+        return "No AI review for this series yet: press Run AI."
+    decided = sum(f.decision is not Decision.PENDING for f in state.findings)
+    head = f"Review v{state.version} · {decided} of {len(state.findings)} findings decided"
+    if state.signoff is not None:
+        s = state.signoff
+        who = f"{s.display_name} ({s.os_user})" if s.display_name else s.os_user
+        when = s.time_utc[:19].replace("T", " ")
+        return f"{head} · SIGNED by {who} at {when} UTC (threshold {s.threshold:.2f}); read-only."
+    amended = f" · amendment: {state.amendment_reason}" if state.amendment_reason else ""
+    return f"{head} · open{amended}"

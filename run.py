@@ -37,6 +37,15 @@ def ensure_venv(extra: str) -> None:
     stamp.write_text(digest)
 
 
+def local_torch_wheel() -> Path | None:
+    """The CPU build of torch on this machine's disk, if any (a registry torch is a multi-GB CUDA build)."""
+    for folder in (Path("/opt/wheels"), *(Path(p) for p in os.environ.get("PIP_FIND_LINKS", "").split() if p)):
+        found = sorted(folder.glob("torch-2.13.0+cpu-*.whl")) if folder.is_dir() else []
+        if found:
+            return found[-1]
+    return None
+
+
 def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
@@ -56,7 +65,10 @@ def demo() -> int:
 
 
 def test() -> int:
-    ensure_venv("dev")
+    wheel = local_torch_wheel()
+    ensure_venv("dev,training" if wheel else "dev")
+    if wheel is None:
+        print("No local CPU torch wheel: the training tests will skip (torch is a training extra only).")
     sh("bash", ROOT / "packaging" / "ensure_system_packages.sh", check=False)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     bin_dir = VENV / "bin"

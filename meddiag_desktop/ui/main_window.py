@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from meddiag_desktop.io.decode_pool import DecodePool
 from meddiag_desktop.ui import actions
 from meddiag_desktop.ui.browser.study_browser import StudyBrowser
 from meddiag_desktop.ui.controllers.series_controller import SeriesController
@@ -50,7 +51,10 @@ class MainWindow(QMainWindow):
         self.browser = StudyBrowser(self)
         self.measurements = MeasurementsPanel(self.viewer.store, self)
         self.studies = StudyController(settings, self.runner, self.browser, self.notes, self)
-        self.series = SeriesController(settings, self.runner, self.viewer.state, self.viewer.store, self.notes, self)
+        self.decode_pool = DecodePool(workers=2)  # processes start only when an expensive codec is loaded
+        self.series = SeriesController(
+            settings, self.runner, self.viewer.state, self.viewer.store, self.notes, self.decode_pool, self
+        )
         self.review = ReviewScreen(settings, self.runner, self.viewer, self.notes, self._ask_display_name, self)
         self._build_docks()
         self._build_status_bar()
@@ -213,5 +217,6 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.viewer.set_cine(False)
         self.runner.shutdown()
+        self.decode_pool.close()
         self.review.review.close_store()
         super().closeEvent(event)

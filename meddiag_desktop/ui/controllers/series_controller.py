@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from meddiag_desktop.config import Settings
+    from meddiag_desktop.io.decode_pool import DecodePool
     from meddiag_desktop.io.series_loader import VolumePlan
     from meddiag_desktop.ui.panels import NotificationPanel
     from meddiag_desktop.ui.viewer.measure_store import MeasurementStore
@@ -60,10 +61,12 @@ class SeriesController(QObject):
         state: ViewerState,
         store: MeasurementStore,
         notes: NotificationPanel,
+        decode_pool: DecodePool | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.settings, self._runner, self._state, self._store, self._notes = settings, runner, state, store, notes
+        self._decode_pool = decode_pool
         self._generation = 0
         self._handle: TaskHandle | None = None
         self.series_uid = ""
@@ -84,7 +87,9 @@ class SeriesController(QObject):
             on_cancelled=self._on_load_cancelled,
         )
         self._handle = self._runner.start(
-            lambda ctx: _load_task(ctx, index_path, series_uid, stack, threads), self._generation, callbacks
+            lambda ctx: _load_task(ctx, index_path, series_uid, stack, threads, self._decode_pool),
+            self._generation,
+            callbacks,
         )
 
     def _current(self, generation: int) -> bool:
@@ -131,7 +136,9 @@ class SeriesController(QObject):
             self._state.set_loading(False)
 
 
-def _load_task(ctx: TaskContext, index_path: Path, series_uid: str, stack: int | None, threads: int) -> Volume:
+def _load_task(
+    ctx: TaskContext, index_path: Path, series_uid: str, stack: int | None, threads: int, pool: DecodePool | None
+) -> Volume:
     """Worker thread: plan, announce the empty volume, read it slice by slice."""
     with SeriesIndex(index_path) as index:
         plans = plan_series(index, series_uid)
@@ -147,6 +154,7 @@ def _load_task(ctx: TaskContext, index_path: Path, series_uid: str, stack: int |
             cancel=ctx.cancel,
             on_slice=lambda z: ctx.emit(SliceLoaded(z)),
             threads=threads,
+            decode_pool=pool,
         )
 
 

@@ -119,8 +119,11 @@ def _patch_fn(session: ModelSession) -> PatchFn:
 
     def run(batch: NDArray[np.float32]) -> NDArray[np.float32]:
         logits = session.run(batch)
-        if m.output.activation == "sigmoid":
-            return np.asarray(1.0 / (1.0 + np.exp(-logits / temperature)), dtype=np.float32)
+        if m.output.activation == "sigmoid":  # in place: this runs once per window, on ~0.4 M voxels
+            np.multiply(logits, np.float32(-1.0 / temperature), out=logits)
+            np.exp(logits, out=logits)
+            logits += np.float32(1.0)
+            return np.reciprocal(logits, out=logits)
         return classify.softmax(logits, temperature)[:, 1:2]
 
     return run

@@ -63,7 +63,7 @@ def sliding_window(
             cancel.raise_if_cancelled("Segmentation")
         sl = (slice(z, z + patch[0]), slice(y, y + patch[1]), slice(x, x + patch[2]))
         prob = run_patch(padded[sl][None, None])[0, 0]
-        acc[sl] += prob * weights
+        acc[sl] += np.multiply(prob, weights, out=prob)
         norm[sl] += weights
         progress(done + 1, len(windows), "Segmenting")
     out = acc / norm

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from meddiag_desktop.core.finding import Finding
 from meddiag_desktop.review.masks import decode_mask, encode_mask
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 _MEASURES = ("centroid_index", "centroid_lps", "bbox", "volume_ml", "long_axis_mm", "short_axis_mm", "mean_hu",
              "max_hu", "mean_prob", "max_prob", "class_probabilities", "label", "origin")  # fmt: skip
@@ -24,6 +28,7 @@ class AiRun:
     input_pixel_sha256: str
     provenance: dict[str, Any]
     findings: tuple[Finding, ...]
+    maps: dict[str, NDArray[np.floating]] = field(default_factory=dict)  # e.g. probability, saliency
 
 
 def finding_data(finding: Finding) -> str:

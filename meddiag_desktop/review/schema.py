@@ -8,6 +8,9 @@ CREATE TABLE IF NOT EXISTS ai_runs (
 CREATE TABLE IF NOT EXISTS ai_findings (
     run_id TEXT NOT NULL REFERENCES ai_runs(run_id), finding_id TEXT NOT NULL, ordinal INTEGER NOT NULL,
     data TEXT NOT NULL, mask BLOB NOT NULL, PRIMARY KEY (run_id, finding_id));
+CREATE TABLE IF NOT EXISTS ai_maps (
+    run_id TEXT NOT NULL REFERENCES ai_runs(run_id), kind TEXT NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (run_id, kind));
 CREATE TABLE IF NOT EXISTS reviews (
     review_id INTEGER PRIMARY KEY, series_uid TEXT NOT NULL, study_uid TEXT NOT NULL,
     run_id TEXT NOT NULL, created_utc TEXT NOT NULL, UNIQUE (series_uid, run_id));
@@ -25,7 +28,7 @@ CREATE TABLE IF NOT EXISTS mask_edits (
     os_user TEXT NOT NULL);
 """
 
-_IMMUTABLE = ("ai_runs", "ai_findings", "reviews", "decisions", "mask_edits")
+_IMMUTABLE = ("ai_runs", "ai_findings", "ai_maps", "reviews", "decisions", "mask_edits")
 
 TRIGGERS = (
     "\n".join(

@@ -13,11 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from meddiag_desktop.errors import ReviewStateError
 from meddiag_desktop.review import audit
+from meddiag_desktop.review.masks import decode_map, encode_map
 from meddiag_desktop.review.model import Decision, RejectReason, ReviewFinding, ReviewState, SignOff
 from meddiag_desktop.review.records import AiRun, finding_data, finding_from_row, finding_mask
 
 if TYPE_CHECKING:
     import sqlite3
+
+    import numpy as np
+    from numpy.typing import NDArray
 
     from meddiag_desktop.core.finding import Finding
     from meddiag_desktop.review.store import ReviewStore
@@ -47,6 +51,8 @@ class ReviewService:
                     "INSERT INTO ai_findings VALUES (?, ?, ?, ?, ?)",
                     (run.run_id, finding.id, ordinal, finding_data(finding), finding_mask(finding)),
                 )
+            for kind, values in run.maps.items():
+                db.execute("INSERT INTO ai_maps VALUES (?, ?, ?)", (run.run_id, kind, encode_map(values)))
             details = {
                 "run_id": run.run_id,
                 "findings": len(run.findings),
@@ -61,6 +67,11 @@ class ReviewService:
             (series_uid,),
         )
         return [tuple(r) for r in rows]
+
+    def run_maps(self, run_id: str) -> dict[str, NDArray[np.float32]]:
+        """The run's stored display maps (8-bit precision), e.g. ``{"probability": ...}``."""
+        rows = self.store.db.execute("SELECT kind, data FROM ai_maps WHERE run_id = ?", (run_id,))
+        return {kind: decode_map(data) for kind, data in rows}
 
     # -- opening and restoring --------------------------------------------------------------
 

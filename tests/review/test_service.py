@@ -113,3 +113,14 @@ def test_two_instances_on_one_store(tmp_path: Path) -> None:
             second.accept(state_b, "F3")  # stale in-memory state: the store's truth wins
         assert first_store.verify_audit().ok
         assert first.restore(state_a.review_id).finding("F2").decision is Decision.REJECTED
+
+
+def test_run_maps_are_kept_for_display(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    probability = rng.random((4, 8, 8)).astype(np.float16)
+    with ReviewStore(tmp_path / "maps.sqlite") as store:
+        service = ReviewService(store, ACTOR)
+        service.record_run(replace(ai_run("run-maps"), maps={"probability": probability}))
+        maps = service.run_maps("run-maps")
+    assert set(maps) == {"probability"}
+    assert np.abs(maps["probability"] - probability.astype(np.float32)).max() <= 1 / 510 + 1e-3

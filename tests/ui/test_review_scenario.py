@@ -17,6 +17,7 @@ from meddiag_desktop.review.store import ReviewStore
 from meddiag_desktop.ui.dialogs import review_dialogs
 from meddiag_desktop.ui.main_window import MainWindow
 from meddiag_desktop.ui.review.overlay_layers import EDIT_LAYER, MASK_LAYER
+from meddiag_desktop.ui.review.review_overlays import HeatSource
 from meddiag_desktop.ui.viewer.orientation import Plane
 
 if TYPE_CHECKING:
@@ -163,6 +164,7 @@ def test_run_decide_edit_add_sign_restart_audit(
     ]
     assert np.array_equal(restored.finding(third.id).finding.mask, edited.finding.mask)
     assert "SIGNED by Dr Test" in again.review.panel.status.text()
+    assert HeatSource.PROBABILITY in again.review.overlays.available_heat()  # heat map restored too
     again.close()
 
     # The audit verifies; changing one row is detected.

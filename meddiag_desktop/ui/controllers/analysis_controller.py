@@ -73,7 +73,10 @@ def model_ref(result: AnalysisResult) -> str:
     return "; ".join(parts)
 
 
-def ai_run_from_result(result: AnalysisResult, study_uid: str) -> AiRun:
+def ai_run_from_result(result: AnalysisResult, study_uid: str, saliency: NDArray[np.float32] | None = None) -> AiRun:
+    maps: dict[str, NDArray[np.floating]] = {"probability": result.probability}
+    if saliency is not None:
+        maps["saliency"] = saliency
     return AiRun(
         run_id=uuid.uuid4().hex,
         series_uid=result.provenance.series_instance_uid,
@@ -82,6 +85,7 @@ def ai_run_from_result(result: AnalysisResult, study_uid: str) -> AiRun:
         input_pixel_sha256=result.provenance.input_pixel_sha256,
         provenance=dataclasses.asdict(result.provenance),
         findings=result.findings,
+        maps=maps,
     )
 
 
@@ -121,11 +125,11 @@ def _analysis_task(ctx: TaskContext, registry: ModelRegistry, request: AnalysisR
         request.volume, registry, seg_model_id=request.seg_model, cls_model_id=request.cls_model,
         threads=request.threads, progress=ctx.progress, cancel=ctx.cancel,
     )  # fmt: skip
-    run = ai_run_from_result(result, request.study_uid)
-    with ReviewStore(request.store_path) as store:
-        ReviewService(store, request.actor).record_run(run)
     ctx.progress(0, 0, "Mapping explanations")
     saliency = saliency_volume(result, request.volume)
+    run = ai_run_from_result(result, request.study_uid, saliency)
+    with ReviewStore(request.store_path) as store:
+        ReviewService(store, request.actor).record_run(run)
     return AnalysisOutcome(run.run_id, run.series_uid, result, saliency)
 
 

@@ -21,6 +21,9 @@ from meddiag_desktop.review.store import ReviewStore
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    import numpy as np
+    from numpy.typing import NDArray
+
     from meddiag_desktop.config import Settings
     from meddiag_desktop.core.finding import Finding
     from meddiag_desktop.review.model import RejectReason, ReviewFinding, ReviewState
@@ -89,6 +92,10 @@ class ReviewController(QObject):
                 self.open_run(runs[0][0])
                 return True
         return False
+
+    def stored_maps(self) -> dict[str, NDArray[np.float32]]:
+        """Heat maps kept with the current review's AI run (8-bit precision, for display)."""
+        return self.service.run_maps(self.state.run_id) if self.state else {}
 
     def close(self) -> None:
         self.state, self.selected = None, ""

@@ -55,7 +55,7 @@ class ReviewOverlays(QObject):
     # -- data --------------------------------------------------------------------------------
 
     def set_maps(self, probability: NDArray[np.floating] | None, saliency: NDArray[np.floating] | None) -> None:
-        """The run's heat maps (kept in memory only: after a restart, re-run the AI to see them)."""
+        """The run's heat maps (the review store keeps them, so a restored review shows them too)."""
         self._maps = {k: v for k, v in ((HeatSource.PROBABILITY, probability), (HeatSource.SALIENCY, saliency))
                       if v is not None}  # fmt: skip
         self._rebuild_heat()

@@ -142,8 +142,10 @@ class ReviewScreen(QObject):
     def on_series_loaded(self, series_uid: str) -> None:
         """A series is fully loaded: restore its newest review, or run the AI if the user asked for that."""
         if self.review.restore_latest(series_uid):
-            self._notes.notify(Level.INFO, "The stored AI review of this series was restored (heat maps are "
-                                           "not stored; run the AI again to see them).")  # fmt: skip
+            maps = self.review.stored_maps()
+            self.overlays.set_maps(maps.get("probability"), maps.get("saliency"))
+            self.editing.probability = maps.get("probability")
+            self._notes.notify(Level.INFO, "The stored AI review of this series was restored.")
         elif self.panel.auto_run.isChecked() and self.analysis.matches(self._viewer.state.volume):
             self._on_run_triggered()
         self._refresh()

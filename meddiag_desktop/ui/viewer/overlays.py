@@ -7,11 +7,15 @@ the image is zoomed and panned, and they are part of every screenshot.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor, QFont, QPen
 from PySide6.QtWidgets import QGraphicsLineItem
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 TEXT_COLOR = QColor(235, 235, 200)
 LETTER_COLOR = QColor(255, 210, 80)
@@ -33,10 +37,12 @@ def _text(anchor: tuple[float, float], color: QColor, size: int = 9, bold: bool 
 
 
 class CornerText:
-    """Four text blocks in the view's corners."""
+    """Four text blocks in the view's corners; in narrow views the right-hand blocks stack
+    below (top) or above (bottom) the left-hand ones instead of overlapping them."""
 
     def __init__(self, box: pg.ViewBox) -> None:
         self._box = box
+        self.layout_changed: list[Callable[[], None]] = []
         self.items = {
             "tl": _text((0, 0), TEXT_COLOR),
             "tr": _text((1, 0), TEXT_COLOR),
@@ -48,25 +54,57 @@ class CornerText:
         box.sigResized.connect(self._on_box_resized)
 
     def set_text(self, corner: str, text: str) -> None:
-        self.items[corner].setText(text)
+        if self.items[corner].toPlainText() != text:
+            self.items[corner].setText(text)
+            self._on_box_resized()
 
     def text(self, corner: str) -> str:
         return str(self.items[corner].toPlainText())
 
+    def _size(self, corner: str) -> tuple[float, float]:
+        if not self.items[corner].toPlainText():
+            return (0.0, 0.0)
+        bounds = self.items[corner].boundingRect()
+        return (float(bounds.width()), float(bounds.height()))
+
+    def _collide(self, left: str, right: str, width: float) -> bool:
+        return self._size(left)[0] + self._size(right)[0] + 3 * MARGIN > width
+
     def _on_box_resized(self) -> None:
         rect = self._box.boundingRect()
-        self.items["tl"].setPos(rect.left() + MARGIN, rect.top() + MARGIN)
-        self.items["tr"].setPos(rect.right() - MARGIN, rect.top() + MARGIN)
-        # Bottom corners sit above the scale bar and bottom letter so narrow views never overlap them.
-        self.items["bl"].setPos(rect.left() + MARGIN, rect.bottom() - MARGIN - SCALE_BAR_CLEARANCE)
-        self.items["br"].setPos(rect.right() - MARGIN, rect.bottom() - MARGIN - SCALE_BAR_CLEARANCE)
+        top, bottom = rect.top() + MARGIN, rect.bottom() - MARGIN - SCALE_BAR_CLEARANCE
+        stack_top = self._collide("tl", "tr", rect.width())
+        stack_bottom = self._collide("bl", "br", rect.width())
+        self.items["tl"].setPos(rect.left() + MARGIN, top)
+        self.items["tr"].setPos(rect.right() - MARGIN, top + (self._size("tl")[1] if stack_top else 0.0))
+        # Bottom corners sit above the scale bar and bottom letter so they never overlap them.
+        self.items["bl"].setPos(rect.left() + MARGIN, bottom)
+        self.items["br"].setPos(rect.right() - MARGIN, bottom - (self._size("bl")[1] if stack_bottom else 0.0))
+        for listener in self.layout_changed:
+            listener()
+
+    def top_clearance(self, centre_x: float, half_width: float) -> float:
+        """How far below the view's top edge the corner text reaches within ``centre_x ± half_width``."""
+        reach = 0.0
+        for corner in ("tl", "tr"):
+            item = self.items[corner]
+            width, height = self._size(corner)
+            if not width:
+                continue
+            x0 = item.pos().x() - (width if corner == "tr" else 0.0)
+            if x0 < centre_x + half_width and x0 + width > centre_x - half_width:
+                reach = max(reach, item.pos().y() - self._box.boundingRect().top() + height)
+        return reach
 
 
 class OrientationLetters:
-    """L/R/A/P/S/I letters at the middle of each edge."""
+    """L/R/A/P/S/I letters at the middle of each edge (the top one below any corner text there)."""
 
-    def __init__(self, box: pg.ViewBox) -> None:
+    def __init__(self, box: pg.ViewBox, corners: CornerText | None = None) -> None:
         self._box = box
+        self._corners = corners
+        if corners is not None:
+            corners.layout_changed.append(self._on_box_resized)
         self.items = {
             "left": _text((0, 0.5), LETTER_COLOR, 12, True),
             "right": _text((1, 0.5), LETTER_COLOR, 12, True),
@@ -88,7 +126,8 @@ class OrientationLetters:
         rect = self._box.boundingRect()
         self.items["left"].setPos(rect.left() + MARGIN, rect.center().y())
         self.items["right"].setPos(rect.right() - MARGIN, rect.center().y())
-        self.items["top"].setPos(rect.center().x(), rect.top() + MARGIN)
+        clearance = self._corners.top_clearance(rect.center().x(), 12.0) if self._corners else 0.0
+        self.items["top"].setPos(rect.center().x(), rect.top() + MARGIN + clearance)
         self.items["bottom"].setPos(rect.center().x(), rect.bottom() - MARGIN - 26)
 
 

@@ -103,7 +103,7 @@ class SliceView(pg.GraphicsView):  # type: ignore[misc]
         self.box.addItem(self.base.item)
         self._build_crosshair()
         self.corners = CornerText(self.box)
-        self.letters = OrientationLetters(self.box)
+        self.letters = OrientationLetters(self.box, self.corners)
         self.scale_bar = ScaleBar(self.box)
         self.measure = MeasureTool(self)
         self._hover: QPointF | None = None

@@ -72,3 +72,17 @@ def test_audit_verify_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[s
         db.execute("UPDATE audit SET finding_id = 'F2' WHERE seq = 3")
     assert main(["audit", "verify"]) == 1
     assert "BROKEN at entry 3" in capsys.readouterr().out
+
+
+def test_analyze_demo_prints_findings_and_writes_provenance(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    out = tmp_path / "findings.json"
+    assert main(["analyze", str(DEMO), "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "F1" in text and "Decision support only" in text
+    data = json.loads(out.read_text())
+    assert {m["id"] for m in data["provenance"]["models"]} == {"lung-nodule-seg", "lung-lesion-cls"}
+    assert len(data["provenance"]["input_pixel_sha256"]) == 64
+    z0, _, _, z1, _, _ = data["findings"][0]["bbox"]
+    assert z0 <= 46 < z1  # the radiologists' boxes centre on slice 46 of the demo

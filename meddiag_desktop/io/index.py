@@ -176,26 +176,28 @@ class SeriesIndex:
         return [StudyRecord(*row) for row in self._db.execute(query + " ORDER BY date, time", args)]
 
     def series(self, study_uid: str | None = None) -> list[SeriesRecord]:
-        query = (
-            "SELECT s.series_uid, s.study_uid, s.modality, s.number, s.description, s.manufacturer,"
-            " s.frame_of_reference_uid, s.kind, COUNT(i.path), COALESCE(SUM(i.frames), 0)"
-            " FROM series s JOIN instances i ON i.series_uid = s.series_uid"
-        )
-        args: tuple[object, ...] = ()
-        if study_uid is not None:
-            query, args = query + " WHERE s.study_uid=?", (study_uid,)
-        query += " GROUP BY s.series_uid ORDER BY s.study_uid, s.number, s.description"
-        return [_series_record(row) for row in self._db.execute(query, args)]
+        if study_uid is None:
+            return self._series_where("", ())
+        return self._series_where("WHERE s.study_uid = ?", (study_uid,))
 
     def find_series(self, uid_or_prefix: str) -> SeriesRecord:
-        """The one series whose UID equals or starts with ``uid_or_prefix``."""
-        matches = [s for s in self.series() if s.series_instance_uid.startswith(uid_or_prefix)]
+        """The one series whose UID equals or starts with ``uid_or_prefix`` (an indexed lookup)."""
+        matches = self._series_where("WHERE substr(s.series_uid, 1, ?) = ?", (len(uid_or_prefix), uid_or_prefix))
         exact = [s for s in matches if s.series_instance_uid == uid_or_prefix]
         if exact or len(matches) == 1:
             return (exact or matches)[0]
         if not matches:
             raise StudyIndexError(f"No indexed series has a UID starting with {uid_or_prefix!r}.")
         raise StudyIndexError(f"{len(matches)} series match {uid_or_prefix!r}; give more of the UID.")
+
+    def _series_where(self, where: str, args: tuple[object, ...]) -> list[SeriesRecord]:
+        query = (
+            "SELECT s.series_uid, s.study_uid, s.modality, s.number, s.description, s.manufacturer,"
+            " s.frame_of_reference_uid, s.kind, COUNT(i.path), COALESCE(SUM(i.frames), 0)"
+            f" FROM series s JOIN instances i ON i.series_uid = s.series_uid {where}"
+            " GROUP BY s.series_uid ORDER BY s.study_uid, s.number, s.description"
+        )
+        return [_series_record(row) for row in self._db.execute(query, args)]
 
     def instances(self, series_uid: str) -> list[InstanceRecord]:
         query = f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE series_uid=?"

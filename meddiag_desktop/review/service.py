@@ -38,6 +38,9 @@ class ReviewService:
 
     def record_run(self, run: AiRun) -> None:
         """Keep an AI result forever, exactly as produced (idempotent for the same run id)."""
+        # Compress before taking the write lock: other app instances wait on it.
+        masks = [(finding, finding_data(finding), finding_mask(finding)) for finding in run.findings]
+        maps = [(kind, encode_map(values)) for kind, values in run.maps.items()]
         with self.store.transaction() as db:
             if db.execute("SELECT 1 FROM ai_runs WHERE run_id = ?", (run.run_id,)).fetchone():
                 return
@@ -46,13 +49,12 @@ class ReviewService:
                 (run.run_id, run.series_uid, run.study_uid, audit.now_utc(), run.model_ref,
                  run.input_pixel_sha256, json.dumps(run.provenance, sort_keys=True, default=str)),
             )  # fmt: skip
-            for ordinal, finding in enumerate(run.findings):
+            for ordinal, (finding, data, mask) in enumerate(masks):
                 db.execute(
-                    "INSERT INTO ai_findings VALUES (?, ?, ?, ?, ?)",
-                    (run.run_id, finding.id, ordinal, finding_data(finding), finding_mask(finding)),
+                    "INSERT INTO ai_findings VALUES (?, ?, ?, ?, ?)", (run.run_id, finding.id, ordinal, data, mask)
                 )
-            for kind, values in run.maps.items():
-                db.execute("INSERT INTO ai_maps VALUES (?, ?, ?)", (run.run_id, kind, encode_map(values)))
+            for kind, blob in maps:
+                db.execute("INSERT INTO ai_maps VALUES (?, ?, ?)", (run.run_id, kind, blob))
             details = {
                 "run_id": run.run_id,
                 "findings": len(run.findings),

@@ -56,7 +56,7 @@ def bench_overhead(session: ModelSession, volume, repeats: int) -> dict[str, flo
     prep = to_model_input(volume, session.manifest)
     image = normalise(prep.hu[prep.crop_slices], spec)
     patch = spec.patch_size
-    starts = [window_starts(max(n, p), p, spec.overlap) for n, p in zip(image.shape, patch, strict=True)]
+    starts = [window_starts(max(n, p), p, o) for n, p, o in zip(image.shape, patch, spec.overlap, strict=True)]
     padded = np.pad(image, [(0, max(0, p - n)) for n, p in zip(image.shape, patch, strict=True)])
     patches = [
         np.ascontiguousarray(padded[z : z + patch[0], y : y + patch[1], x : x + patch[2]][None, None])

@@ -7,6 +7,7 @@ import importlib
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("scan", "info", "analyze", "audit")
+COMMANDS = ("scan", "info", "analyze", "validate", "audit")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,12 +66,32 @@ def _command_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--series", help="Series Instance UID (or prefix); default: the largest CT series")
     analyze.add_argument("--json", type=Path, help="also write the findings and provenance as JSON")
     analyze.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: all cores)")
+    _add_validate_parser(sub)
     audit = sub.add_parser("audit", help="check or export the tamper-evident audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="check the hash chain; names the first broken entry")
     export = audit_sub.add_parser("export", help="write the audit log out")
     export.add_argument("--csv", type=Path, required=True, help="output CSV file")
     return parser
+
+
+def _add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    validate = sub.add_parser(
+        "validate",
+        help="run a lesion model on studies with reference labels (RTSTRUCT, SEG, label volumes, VOC boxes) "
+        "and report per lesion and per scan",
+    )
+    validate.add_argument("paths", nargs="+", type=Path, help="folders (or DICOMDIRs) holding the studies")
+    validate.add_argument("--model", default="lung-nodule-seg", help="segmentation model id")
+    validate.add_argument("--models-dir", type=Path, help="user models folder (default: the per-user one)")
+    validate.add_argument("--annotations", type=Path, help="folder of PASCAL-VOC box files named <SOPInstanceUID>.xml")
+    validate.add_argument("--manifest", type=Path, help="JSON or CSV listing series folders and label volumes")
+    validate.add_argument(
+        "--thick", type=float, action="append", default=[], metavar="MM",
+        help="also evaluate each scan with its slices averaged to about MM mm (repeatable)",
+    )  # fmt: skip
+    validate.add_argument("--out", type=Path, default=Path("validation"), help="output folder (report and cache)")
+    validate.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: all cores)")
 
 
 def _run_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -85,6 +106,8 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
             return _info(args.series, index)
         if args.command == "analyze":
             return _analyze(args, index, settings)
+        if args.command == "validate":
+            return _validate(args, index, settings)
     raise MeddiagError(f"Unknown command {args.command}")
 
 
@@ -170,6 +193,44 @@ def _analyze(args: argparse.Namespace, index: SeriesIndex, settings: Settings) -
     if args.json:
         args.json.write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
         print(f"wrote {args.json}")
+    return 0
+
+
+class _ProgressLine:
+    """One self-overwriting stderr line, redrawn at most ten times a second."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        now = time.monotonic()
+        if total and (done >= total or now - self._last >= 0.1):
+            self._last = now
+            print(f"\r{message[:110]:<110}", end="", file=sys.stderr, flush=True)
+
+
+def _validate(args: argparse.Namespace, index: SeriesIndex, settings: Settings) -> int:
+    from meddiag_desktop.inference.registry import ModelRegistry
+    from meddiag_desktop.validation.cases import discover_cases
+    from meddiag_desktop.validation.output import write_report
+    from meddiag_desktop.validation.runner import RegistryAnalyser, validate_cases
+    from meddiag_desktop.validation.text import format_lesion_table, format_scan_table, format_summary
+
+    found = discover_cases(
+        args.paths, index, annotations=args.annotations, manifest=args.manifest, thicknesses=args.thick,
+        progress=_ProgressLine(),
+    )  # fmt: skip
+    print(file=sys.stderr)
+    if not found.cases:
+        notes = "".join(f"\n  {n}" for n in found.notes)
+        raise MeddiagError(f"No CT series with reference labels found in the given folders.{notes}")
+    registry = ModelRegistry(settings.builtin_models_dir, args.models_dir or settings.user_models_dir)
+    analyser = RegistryAnalyser(registry, args.model, threads=args.threads)
+    report = validate_cases(found.cases, analyser, args.out, progress=_ProgressLine(), notes=found.notes)
+    print(file=sys.stderr)
+    print(format_scan_table(report), format_lesion_table(report), format_summary(report), sep="\n\n")
+    files = write_report(report, args.out)
+    print(f"wrote {files.json}\nwrote {files.html}")
     return 0
 
 

@@ -22,6 +22,10 @@ class UnsupportedDicomError(DicomReadError):
     """A DICOM file is valid but uses something this app cannot decode."""
 
 
+class LabelReadError(MeddiagError):
+    """A reference label file (label volume, box annotations) cannot be read or placed on a series."""
+
+
 class SeriesGeometryError(MeddiagError):
     """A series cannot be assembled into a volume (e.g. no position information)."""
 

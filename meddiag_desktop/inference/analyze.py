@@ -249,7 +249,7 @@ def analyze_volume(
         found, maps = _classify(volume, found, cls, cancel)
     params = {
         "threshold": thr,
-        "overlap": seg.manifest.input.overlap,
+        "overlap": list(seg.manifest.input.overlap),
         "patch_size": list(seg.manifest.input.patch_size),
         "model_spacing_mm": list(seg.manifest.input.spacing_mm),
         "threads": threads,

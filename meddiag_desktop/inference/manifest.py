@@ -140,7 +140,7 @@ class InputSpec:
     normalisation: str
     normalisation_params: dict[str, float]
     patch_size: tuple[int, int, int]
-    overlap: float
+    overlap: tuple[float, float, float]  # per axis (z, y, x); a single number in the JSON means all three
     channels: tuple[str, ...]
     layout: str
     input_name: str
@@ -191,6 +191,7 @@ class ModelManifest:
     modality: str
     body_part: str
     intended_use: str
+    licence: str
     acceptable_ranges: AcceptableRanges
     input: InputSpec
     output: OutputSpec
@@ -204,6 +205,12 @@ class ModelManifest:
     def model_file(self) -> str:
         """The ONNX graph's file name (the one ``.onnx`` entry of ``files``)."""
         return next(name for name in self.files if name.endswith(".onnx"))
+
+    @property
+    def non_commercial(self) -> bool:
+        """True when the licence (usually inherited from the training data) forbids commercial use."""
+        text = self.licence.upper().replace(" ", "-")
+        return "-NC" in text or "NON-COMMERCIAL" in text or "NONCOMMERCIAL" in text
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -261,12 +268,23 @@ def _input(f: _Fields) -> InputSpec:
         normalisation=norm.choice("type", NORMALISATIONS),
         normalisation_params=params,
         patch_size=(int(patch[0]), int(patch[1]), int(patch[2])),
-        overlap=f.number("overlap", 0.0, 0.9),
+        overlap=_overlap(f),
         channels=channels,
         layout=layout,
         input_name=f.text("input_name"),
         output_name=f.text("output_name"),
     )
+
+
+def _overlap(f: _Fields) -> tuple[float, float, float]:
+    """Sliding-window overlap: one fraction for every axis, or ``[z, y, x]``."""
+    if isinstance(f.raw("overlap"), list):
+        z, y, x = f.numbers("overlap", 3)
+        if not all(0.0 <= v <= 0.9 for v in (z, y, x)):
+            raise f.fail("overlap", f"must hold fractions within [0.0, 0.9] (got {[z, y, x]})")
+        return (z, y, x)
+    v = f.number("overlap", 0.0, 0.9)
+    return (v, v, v)
 
 
 def _output(f: _Fields, task: str) -> OutputSpec:
@@ -329,6 +347,7 @@ def parse_manifest(data: object, folder_name: str = "?") -> ModelManifest:
         modality=f.choice("modality", ("CT",)),
         body_part=f.text("body_part"),
         intended_use=f.text("intended_use"),
+        licence=f.text("licence"),
         acceptable_ranges=_ranges(f.sub("acceptable_ranges")),
         input=_input(f.sub("input")),
         output=_output(f.sub("output"), task),

@@ -10,7 +10,7 @@ import numpy as np
 
 from meddiag_desktop.errors import InferenceError
 from meddiag_desktop.inference.lung_mask import body_mask
-from meddiag_desktop.inference.resample import Grid, covering_grid, to_grid
+from meddiag_desktop.inference.resample import Grid, antialias, covering_grid, to_grid
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -97,10 +97,16 @@ def _body_box(body: NDArray[np.bool_], spacing: tuple[float, float, float]) -> B
     return (int(lo[0]), int(lo[1]), int(lo[2])), (int(hi[0] - lo[0]), int(hi[1] - lo[1]), int(hi[2] - lo[2]))
 
 
+def on_model_grid(volume: Volume, spacing: tuple[float, float, float]) -> tuple[Grid, NDArray[np.float32]]:
+    """The volume's HU on the axial LPS grid at ``spacing``, block-averaged first where finer."""
+    grid = covering_grid(volume.affine, volume.shape, spacing)
+    array, affine = antialias(volume.array, volume.affine, spacing)
+    return grid, to_grid(array, affine, grid, fill=AIR_HU)
+
+
 def to_model_input(volume: Volume, manifest: ModelManifest) -> ModelInput:
     """Resample onto the model's axial LPS grid and find the body's bounding box."""
-    grid = covering_grid(volume.affine, volume.shape, manifest.input.spacing_mm)
-    hu = to_grid(volume.array, volume.affine, grid, fill=AIR_HU)
+    grid, hu = on_model_grid(volume, manifest.input.spacing_mm)
     body = body_mask(hu, grid.spacing)
     start, shape = _body_box(body, grid.spacing)
     return ModelInput(grid, hu, body, start, shape)

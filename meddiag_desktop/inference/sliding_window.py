@@ -40,7 +40,7 @@ def window_starts(size: int, patch: int, overlap: float) -> list[int]:
 def sliding_window(
     image: NDArray[np.float32],
     patch: tuple[int, int, int],
-    overlap: float,
+    overlap: tuple[float, float, float],
     run_patch: PatchFn,
     pad_value: float,
     progress: ProgressFn = no_progress,
@@ -56,7 +56,7 @@ def sliding_window(
     weights = gaussian_weights(patch)
     acc = np.zeros(padded.shape, dtype=np.float32)
     norm = np.zeros(padded.shape, dtype=np.float32)
-    starts = [window_starts(n, p, overlap) for n, p in zip(padded.shape, patch, strict=True)]
+    starts = [window_starts(n, p, o) for n, p, o in zip(padded.shape, patch, overlap, strict=True)]
     windows = list(itertools.product(*starts))
     for done, (z, y, x) in enumerate(windows):
         if cancel is not None:

@@ -73,6 +73,7 @@ def base_manifest(model_id: str, task: str) -> dict[str, Any]:
         "modality": "CT",
         "body_part": "CHEST",
         "intended_use": "Test fixture.",
+        "licence": "Proprietary test fixture",
         "acceptable_ranges": {"slice_thickness_mm": [0.5, 5.0], "pixel_spacing_mm": [0.4, 2.0], "kvp": None},
         "input": {
             "spacing_mm": [2.0, 2.0, 2.0],

@@ -56,7 +56,12 @@ def test_gaussian_blending_of_consistent_predictions_is_exact() -> None:
     image = rng.random((13, 37, 29)).astype(np.float32)
     calls: list[tuple[int, int]] = []
     out = sliding_window(
-        image, (8, 16, 16), 0.5, lambda b: b * 0.5, pad_value=0.0, progress=lambda d, t, m: calls.append((d, t))
+        image,
+        (8, 16, 16),
+        (0.5, 0.5, 0.5),
+        lambda b: b * 0.5,
+        pad_value=0.0,
+        progress=lambda d, t, m: calls.append((d, t)),
     )
     np.testing.assert_allclose(out, image * 0.5, rtol=1e-5, atol=1e-6)
     assert calls[-1][0] == calls[-1][1] == len(calls)
@@ -64,7 +69,7 @@ def test_gaussian_blending_of_consistent_predictions_is_exact() -> None:
 
 def test_small_input_is_padded() -> None:
     image = np.ones((3, 5, 7), np.float32)
-    out = sliding_window(image, (8, 16, 16), 0.25, lambda b: b, pad_value=0.0)
+    out = sliding_window(image, (8, 16, 16), (0.25, 0.25, 0.25), lambda b: b, pad_value=0.0)
     assert out.shape == image.shape
     np.testing.assert_allclose(out, 1.0, rtol=1e-6)
 
@@ -83,4 +88,4 @@ def test_cancel_stops_between_windows() -> None:
         return b
 
     with pytest.raises(Cancelled):
-        sliding_window(np.zeros((16, 32, 32), np.float32), (8, 16, 16), 0.0, run, 0.0, cancel=token)
+        sliding_window(np.zeros((16, 32, 32), np.float32), (8, 16, 16), (0.0, 0.0, 0.0), run, 0.0, cancel=token)

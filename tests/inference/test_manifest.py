@@ -53,6 +53,9 @@ def test_valid_classification_manifest_parses() -> None:
         (("input", "clip_hu"), [500, -1000], "empty range"),
         (("input", "normalisation"), {"type": "magic"}, "input.normalisation.type"),
         (("input", "overlap"), 0.95, "input.overlap"),
+        (("input", "overlap"), [0.5, 0.95, 0.1], "fractions within"),
+        (("input", "overlap"), [0.5, 0.2], "list of 3 numbers"),
+        (("licence",), "", "licence"),
         (("input", "channels"), ["ct", "pet"], "channels"),
         (("output", "activation"), "relu", "output.activation"),
         (("output", "threshold"), 1.5, "output.threshold"),
@@ -73,7 +76,7 @@ def test_invalid_field_is_refused_by_name(path: tuple[str, ...], value: object, 
         parse_manifest(m, "m1")
 
 
-@pytest.mark.parametrize("field", ["id", "intended_use", "provenance", "input", "output"])
+@pytest.mark.parametrize("field", ["id", "intended_use", "licence", "provenance", "input", "output"])
 def test_missing_field_is_named(field: str) -> None:
     m = _valid()
     del m[field]
@@ -107,3 +110,17 @@ def test_load_manifest_reports_bad_json(tmp_path: Path) -> None:
         load_manifest(folder)
     (folder / "manifest.json").write_text(json.dumps(copy.deepcopy(_valid())))
     assert load_manifest(folder).id == "m1"
+
+
+def test_overlap_per_axis_and_licence() -> None:
+    m = _valid()
+    m["input"]["overlap"] = [0.34, 0.25, 0.0]
+    m["licence"] = "CC BY-NC 3.0 (inherited from the training data): non-commercial use only"
+    parsed = parse_manifest(m, "m1")
+    assert parsed.input.overlap == (0.34, 0.25, 0.0)
+    assert parsed.non_commercial
+    m["input"]["overlap"] = 0.25
+    m["licence"] = "CC BY 4.0"
+    parsed = parse_manifest(m, "m1")
+    assert parsed.input.overlap == (0.25, 0.25, 0.25)
+    assert not parsed.non_commercial

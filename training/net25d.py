@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-# Neighbour slices fed as channels, in model-grid slices (2.5 mm): +-10 mm at 5 mm steps.
-OFFSETS = (-4, -2, 0, 2, 4)
+# Neighbour slices fed as channels, in model-grid slices (2.5 mm): +-5 mm in detail, and +-10
+# and +-20 mm to tell a tube (aorta, oesophagus, vessels) from a blob (a tumour).
+OFFSETS = (-8, -4, -2, 0, 2, 4, 8)
 CLIP_HU = (-1000.0, 500.0)
 SOFT_TISSUE_HU = (-160.0, 240.0)  # a mediastinal window, computed inside the graph
 

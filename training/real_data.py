@@ -5,10 +5,8 @@
   under the carina, outside the lungs: they are marked "ignore" (neither lesion nor
   background), because a lung-lesion model is not meant to find them and one example of each
   cannot teach it to.
-- TCIA Lung-PET-CT-Dx A0001 (5 mm; CC BY 4.0): radiologists' boxes only. Inside the boxes,
-  voxels denser than -500 HU (and not bone) away from the box's rim are the tumour; the rest
-  of each box (rim: chest wall, mediastinum), and the box footprint one slice above and below,
-  is "ignore".
+- TCIA Lung-PET-CT-Dx A0001 (5 mm; CC BY 4.0): radiologists' boxes only, which are not
+  outlines; the boxed region is "ignore" and the rest of the scan is background.
 
 Each case is loaded with the app's own DICOM reader and resampled with the app's own
 pre-processing (``inference.preprocess.on_model_grid``), so training sees exactly what
@@ -109,23 +107,23 @@ def voc_boxes(volume: Volume, folder: Path) -> dict[int, list[tuple[int, int, in
 
 
 def _a0001_masks(volume: Volume) -> tuple[np.ndarray, np.ndarray]:
+    """No positives: the boxes and the slice above and below them are "ignore".
+
+    A box is not an outline: its dense voxels hold the mass but also the aorta, spine and chest
+    wall it touches. Teaching those as tumour taught the first trial model to mark the aorta.
+    The scan still contributes its lungs, vessels, heart and mediastinum as background.
+    """
     boxes = voc_boxes(volume, CORPUS / "lung_pet_ct_dx" / "annotations" / "A0001")
-    inside = np.zeros(volume.shape, dtype=bool)
-    core = np.zeros(volume.shape, dtype=bool)
+    ignore = np.zeros(volume.shape, dtype=bool)
+    zs = sorted(boxes)
     for z, items in boxes.items():
         for x0, y0, x1, y1 in items:
-            inside[z, y0 : y1 + 1, x0 : x1 + 1] = True
-            my, mx = (y1 - y0) // 7, (x1 - x0) // 7  # a box's rim holds chest wall and mediastinum
-            core[z, y0 + my : y1 + 1 - my, x0 + mx : x1 + 1 - mx] = True
-    hu = np.asarray(volume.array, dtype=np.float32)
-    lesion = core & (hu > -500) & (hu < 300)
-    footprint = inside.any(axis=0)
-    zs = sorted(boxes)
-    ignore = inside & ~lesion
+            ignore[z, y0 : y1 + 1, x0 : x1 + 1] = True
+    footprint = ignore.any(axis=0)
     for z in (zs[0] - 1, zs[-1] + 1):
         if 0 <= z < volume.shape[0]:
             ignore[z] |= footprint
-    return lesion, ignore
+    return np.zeros(volume.shape, dtype=bool), ignore
 
 
 def _nsclc_masks(name: str, volume: Volume) -> tuple[np.ndarray, np.ndarray]:

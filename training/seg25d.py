@@ -36,9 +36,10 @@ REACH = max(abs(o) for o in OFFSETS)
 @dataclass(frozen=True)
 class SamplerConfig:
     patch: int = 160
-    p_lesion: float = 0.35
-    p_dense_lung: float = 0.25
-    p_lung: float = 0.2
+    p_lesion: float = 0.3
+    p_dense_lung: float = 0.2
+    p_mediastinum: float = 0.15
+    p_lung: float = 0.15
     p_insert: float = 0.4
     p_attached: float = 0.5
     p_thick: float = 0.35
@@ -68,9 +69,12 @@ class Sampler:
         sub = (slice(None), slice(None, None, 2), slice(None, None, 2))
         scale = np.array([1, 2, 2])
         dense = case.region[sub] & (case.hu[sub] > -500) & ~case.lesion[sub]
+        soft = (case.hu[sub] > -150) & (case.hu[sub] < 250) & case.body[sub] & ~case.lung[sub]
+        mediastinum = soft & case.region[sub] & ~case.lesion[sub] & ~case.ignore[sub]
         return {
             "lesion": np.argwhere(case.lesion),
             "dense_lung": np.argwhere(dense) * scale,
+            "mediastinum": np.argwhere(mediastinum) * scale,
             "lung": np.argwhere(case.region[sub]) * scale,
             "body": np.argwhere(case.body[:, ::4, ::4]) * np.array([1, 4, 4]),
         }
@@ -86,6 +90,7 @@ class Sampler:
         order = (
             ("lesion", cfg.p_lesion),
             ("dense_lung", cfg.p_dense_lung),
+            ("mediastinum", cfg.p_mediastinum),
             ("lung", cfg.p_lung),
         )
         kind = "body"

@@ -18,7 +18,8 @@ import numpy as np
 
 from meddiag_desktop.core.progress import CancelToken, ProgressFn, no_progress
 from meddiag_desktop.errors import InferenceError
-from meddiag_desktop.inference import classify, findings
+from meddiag_desktop.inference import classify
+from meddiag_desktop.inference.candidates import grid_candidates, native_finding, native_probability
 from meddiag_desktop.inference.lung_mask import lung_mask, lung_region
 from meddiag_desktop.inference.preprocess import (
     check_volume,
@@ -26,7 +27,6 @@ from meddiag_desktop.inference.preprocess import (
     pixel_sha256,
     to_model_input,
 )
-from meddiag_desktop.inference.resample import from_grid
 from meddiag_desktop.inference.session import SessionOptions
 from meddiag_desktop.inference.sliding_window import PatchFn, sliding_window
 
@@ -52,7 +52,6 @@ def _software_version() -> str:
 
 DEFAULT_SEG_MODEL = "lung-nodule-seg"
 DEFAULT_CLS_MODEL = "lung-lesion-cls"
-MAX_FINDINGS = 50
 
 
 @dataclass(frozen=True)
@@ -141,35 +140,29 @@ def _segment(
     return out
 
 
-def _veto_region(prep: ModelInput, manifest: ModelManifest) -> NDArray[np.float32] | None:
+def _veto_region(prep: ModelInput, manifest: ModelManifest) -> NDArray[np.bool_] | None:
     post = manifest.postprocess
     if post is None or not post.lung_mask:
         return None
     lungs = lung_mask(prep.hu, prep.grid.spacing, prep.body)
-    return lung_region(lungs, prep.grid.spacing, post.lung_margin_mm).astype(np.float32)
+    return lung_region(lungs, prep.grid.spacing, post.lung_margin_mm)
 
 
 def _findings(
     volume: Volume,
     prob: NDArray[np.float32],
-    region: NDArray[np.float32] | None,
+    prep: ModelInput,
+    region: NDArray[np.bool_] | None,
     manifest: ModelManifest,
     threshold: float,
+    native_prob: NDArray[np.float16],
 ) -> list[Finding]:
-    post = manifest.postprocess
-    labels, count = findings.components(prob >= threshold)
-    voxel_ml = abs(float(np.linalg.det(volume.affine[:3, :3]))) / 1000.0
-    min_voxels = (post.min_volume_ml if post else 0.0) / voxel_ml
+    found = grid_candidates(prob, prep.grid, threshold, region, manifest.postprocess)
     out: list[Finding] = []
-    for label, box in enumerate(findings.component_boxes(labels, count), start=1):
-        crop = labels[box] == label
-        if crop.sum() < min_voxels or len(out) >= MAX_FINDINGS:
-            break  # components are sorted by size
-        if region is not None and post is not None:
-            inside = float(region[box][crop].mean())
-            if inside < post.min_fraction_in_lung_region:
-                continue
-        out.append(findings.measure(f"F{len(out) + 1}", crop, box, volume, prob))
+    for candidate in found:
+        finding = native_finding(f"F{len(out) + 1}", candidate, prob, prep.grid, volume, native_prob, threshold)
+        if finding is not None:
+            out.append(finding)
     return out
 
 
@@ -236,14 +229,12 @@ def analyze_volume(
     progress(0, 1, "Preparing")
     prep = to_model_input(volume, seg.manifest)
     prob_grid = _segment(seg, prep, progress, cancel)
-    region_grid = _veto_region(prep, seg.manifest)
+    region = _veto_region(prep, seg.manifest)
     progress(0, 1, "Measuring findings")
-    prob = from_grid(prob_grid, prep.grid, volume.affine, volume.shape)
-    region = (
-        None if region_grid is None else from_grid(region_grid, prep.grid, volume.affine, volume.shape, linear=False)
-    )
+    prob = native_probability(prob_grid, prep.grid, volume)
     thr = seg.manifest.output.threshold if threshold is None else threshold
-    found = _findings(volume, prob, region, seg.manifest, thr)
+    found = _findings(volume, prob_grid, prep, region, seg.manifest, thr, prob)
+    del prep, region
     maps: dict[str, classify.OcclusionMap] = {}
     if cls is not None:
         found, maps = _classify(volume, found, cls, cancel)
@@ -264,7 +255,7 @@ def analyze_volume(
         tuple(models), volume.series_instance_uid, pixel_sha256(volume), volume.shape, params, started, _now()
     )
     logger.info("analysis found %d finding(s)", len(found))
-    return AnalysisResult(tuple(found), prob.astype(np.float16), maps, provenance, tuple(warnings))
+    return AnalysisResult(tuple(found), prob, maps, provenance, tuple(warnings))
 
 
 def format_findings_table(result: AnalysisResult) -> str:

@@ -55,7 +55,7 @@ def _index_image(array: NDArray[np.generic]) -> Any:
 
 
 def _grid_reference(grid: Grid) -> Any:
-    ref = sitk.Image([grid.shape[2], grid.shape[1], grid.shape[0]], sitk.sitkUInt8)
+    ref = sitk.Image([int(grid.shape[2]), int(grid.shape[1]), int(grid.shape[0])], sitk.sitkUInt8)
     ref.SetOrigin(grid.origin_lps)
     ref.SetSpacing((grid.spacing[2], grid.spacing[1], grid.spacing[0]))
     return ref
@@ -76,16 +76,53 @@ def covering_grid(
 
 
 def to_grid(
-    array: NDArray[np.generic], affine: NDArray[np.float64], grid: Grid, fill: float, linear: bool = True
+    array: NDArray[np.generic],
+    affine: NDArray[np.float64],
+    grid: Grid,
+    fill: float,
+    linear: bool = True,
+    slab: int = 16,
 ) -> NDArray[np.float32]:
-    """Resample a source array (with its index->LPS affine) onto ``grid``."""
-    m = _xyz_matrix(affine)
+    """Resample a source array (with its index->LPS affine) onto ``grid``.
+
+    The grid is filled ``slab`` slices at a time from just the source slices each slab needs,
+    so the float copy ITK works on stays a small part of the source volume.
+    """
+    out = np.empty(grid.shape, dtype=np.float32)
+    for z0 in range(0, grid.shape[0], slab):
+        part = grid.crop((z0, 0, 0), (min(slab, grid.shape[0] - z0), grid.shape[1], grid.shape[2]))
+        out[z0 : z0 + part.shape[0]] = _to_grid_slab(array, affine, part, fill, linear)
+    return out
+
+
+def _source_range(affine: NDArray[np.float64], n: int, grid: Grid) -> tuple[int, int]:
+    """Source slice indices ``[lo, hi)`` that can contribute to ``grid`` (one slice of margin)."""
+    corners = np.array(
+        [[z, y, x] for z in (0, grid.shape[0] - 1) for y in (0, grid.shape[1] - 1) for x in (0, grid.shape[2] - 1)],
+        dtype=np.float64,
+    )
+    lps = corners @ grid.affine[:3, :3].T + grid.affine[:3, 3]
+    z = (lps - affine[:3, 3]) @ np.linalg.inv(affine[:3, :3]).T
+    lo = int(np.floor(z[:, 0].min())) - 1
+    hi = int(np.ceil(z[:, 0].max())) + 2
+    return max(0, lo), min(n, max(hi, 0))
+
+
+def _to_grid_slab(
+    array: NDArray[np.generic], affine: NDArray[np.float64], grid: Grid, fill: float, linear: bool
+) -> NDArray[np.float32]:
+    lo, hi = _source_range(affine, array.shape[0], grid)
+    if hi <= lo:
+        return np.full(grid.shape, fill, dtype=np.float32)
+    sub = affine.copy()
+    sub[:3, 3] = affine[:3, 3] + affine[:3, 0] * lo
+    m = _xyz_matrix(sub)
     inv = np.linalg.inv(m)
     transform = sitk.AffineTransform(3)
     transform.SetMatrix(inv.ravel().tolist())
-    transform.SetTranslation((-inv @ affine[:3, 3]).tolist())
+    transform.SetTranslation((-inv @ sub[:3, 3]).tolist())
     interp = sitk.sitkLinear if linear else sitk.sitkNearestNeighbor
-    src = _index_image(array.astype(np.float32, copy=False))
+    src = _index_image(np.asarray(array[lo:hi], dtype=np.float32))
     out = sitk.Resample(src, _grid_reference(grid), transform, interp, float(fill), sitk.sitkFloat32)
     return np.asarray(sitk.GetArrayFromImage(out), dtype=np.float32)
 
@@ -105,7 +142,7 @@ def from_grid(
     transform = sitk.AffineTransform(3)
     transform.SetMatrix(_xyz_matrix(affine).ravel().tolist())
     transform.SetTranslation(affine[:3, 3].tolist())
-    ref = sitk.Image([shape[2], shape[1], shape[0]], sitk.sitkUInt8)
+    ref = sitk.Image([int(shape[2]), int(shape[1]), int(shape[0])], sitk.sitkUInt8)
     interp = sitk.sitkLinear if linear else sitk.sitkNearestNeighbor
     out = sitk.Resample(src, ref, transform, interp, float(fill), sitk.sitkFloat32)
     return np.asarray(sitk.GetArrayFromImage(out), dtype=np.float32)

@@ -141,7 +141,7 @@ def rasterise(structure: Structure, volume: Volume) -> ReferenceLabel:
     """
     mask = np.zeros(volume.shape, dtype=bool)
     off_plane = 0
-    for points in structure.contours:
+    for points in _unique(structure.contours):
         index = volume.lps_to_index(points)
         z = float(np.median(index[:, 0]))
         zi = round(z)
@@ -155,6 +155,20 @@ def rasterise(structure: Structure, volume: Volume) -> ReferenceLabel:
             f"{off_plane} of {len(structure.contours)} contours of {structure.name} lie off this series' slices",
         )
     return ReferenceLabel(structure.name, mask, structure.role, LabelShape.OUTLINE, "RTSTRUCT", warnings)
+
+
+def _unique(contours: tuple[NDArray[np.float64], ...]) -> list[NDArray[np.float64]]:
+    """Contours with exact repeats dropped: some planning systems store one contour several times
+    (LUNG1-002's "Lung L" up to 17 times on a slice), and under the even-odd rule a repeat would
+    cut its own copy out."""
+    seen: set[bytes] = set()
+    out = []
+    for points in contours:
+        key = np.round(points, 3).tobytes()
+        if key not in seen:
+            seen.add(key)
+            out.append(points)
+    return out
 
 
 def polygon_mask(vertices: NDArray[np.float64], shape: tuple[int, int]) -> NDArray[np.bool_]:

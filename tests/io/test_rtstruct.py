@@ -106,6 +106,13 @@ def test_structures_become_masks_with_holes_and_roles(tmp_path: Path) -> None:
     assert gtv.volume_ml(2.5 / 1000) == pytest.approx(0.75)
 
 
+def test_a_contour_stored_twice_is_filled_once(tmp_path: Path) -> None:
+    twice = [contour(square(-5, -5, 10), 5.0), contour(square(-5, -5, 10), 5.0)]
+    path = write_structure_set(tmp_path / "rs.dcm", {"Lung L": ("ORGAN", twice)})
+    [label] = structure_labels(read_structure_set(path), grid_volume())
+    assert label.mask.sum() == 100
+
+
 def test_contours_off_the_slice_planes_are_named_not_guessed(tmp_path: Path) -> None:
     path = write_structure_set(tmp_path / "rs.dcm", {"GTV": ("GTV", [contour(square(-5, -5, 10), 3.75)])})
     [label] = structure_labels(read_structure_set(path), grid_volume())

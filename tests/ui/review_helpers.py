@@ -24,7 +24,7 @@ def fixture_models(root: Path) -> Path:
     """Segmentation + classification fixtures, coarse enough to run on the demo CT in ~2 s."""
     seg = base_manifest("lung-nodule-seg", "segmentation")
     seg["input"].update({"spacing_mm": [5.0, 3.0, 3.0], "patch_size": [16, 64, 64], "overlap": 0.0})
-    seg["postprocess"]["min_volume_ml"] = 0.3
+    seg["postprocess"]["min_volume_ml"] = 0.1  # the lung region hugs the lungs closely
     write_model(root, "lung-nodule-seg", "segmentation", seg)
     write_model(root, "lung-lesion-cls", "classification")
     return root

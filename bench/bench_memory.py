@@ -1,0 +1,119 @@
+"""Peak memory of `analyze` on a 275-slice 512² chest CT, against the volume it analyses.
+
+    .venv/bin/python bench/bench_memory.py [--threads 2]
+
+The volume is the real NSCLC-Radiomics LUNG1-001 scan (134 x 3 mm) interpolated to 275 slices
+(1.46 mm): a thin-slice chest CT of the size radiologists read. Each measurement runs in a
+fresh child process (peak RSS is per process):
+
+* ``baseline``: imports + the volume in memory, nothing analysed (the floor);
+* ``analyze``: the same, then ``analyze_volume`` with the shipped models.
+
+Target (issue 8): peak RSS <= 2.5 x the float32 volume + 400 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPO, WORK, require_corpus
+
+SLICES = 275
+
+
+def _volume():  # type: ignore[no-untyped-def]
+    from meddiag_desktop.core.volume import Volume
+    from meddiag_desktop.inference.resample import Grid, from_grid
+    from meddiag_desktop.io.index import SeriesIndex
+    from meddiag_desktop.io.scan import scan
+    from meddiag_desktop.io.series_loader import load_series
+
+    folder = require_corpus() / "nsclc_radiomics" / "LUNG1-001" / "ct"
+    WORK.mkdir(parents=True, exist_ok=True)
+    with SeriesIndex(WORK / "memory_index.sqlite") as index:
+        scan(folder, index)
+        [series] = index.series()
+        [thick] = load_series(index, series.series_instance_uid)
+    step = thick.spacing[0] * (thick.shape[0] - 1) / (SLICES - 1)
+    affine = thick.affine.copy()
+    affine[:3, 0] = thick.affine[:3, 0] / thick.spacing[0] * step
+    shape = (SLICES, thick.shape[1], thick.shape[2])
+    origin = thick.affine[:3, 3]
+    grid = Grid((float(origin[0]), float(origin[1]), float(origin[2])), thick.spacing, thick.shape)
+    array = from_grid(np.asarray(thick.array, dtype=np.float32), grid, affine, shape, fill=-1024.0)
+    return Volume(array, affine, thick.frame_of_reference_uid, thick.series_instance_uid, "CT")
+
+
+def _saved_volume():  # type: ignore[no-untyped-def]
+    """The bench volume, built once and kept as .npy so children load just the array."""
+    from meddiag_desktop.core.volume import Volume
+
+    array_path, meta_path = WORK / "memory_volume.npy", WORK / "memory_volume.json"
+    if not array_path.exists():
+        volume = _volume()
+        np.save(array_path, volume.array)
+        meta_path.write_text(json.dumps({"affine": volume.affine.tolist(), "uid": volume.series_instance_uid}))
+    meta = json.loads(meta_path.read_text())
+    return Volume(np.load(array_path), np.asarray(meta["affine"]), series_instance_uid=meta["uid"], modality="CT")
+
+
+def child(mode: str, threads: int) -> None:
+    import meddiag_desktop.inference.analyze  # noqa: F401  (imports count in the floor)
+
+    volume = _saved_volume()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out = {"volume_mb": volume.array.astype(np.float32, copy=False).nbytes / 2**20, "baseline_mb": before}
+    if mode == "analyze":
+        from meddiag_desktop.inference.analyze import analyze_volume
+        from meddiag_desktop.inference.registry import ModelRegistry
+
+        t0 = time.perf_counter()
+        result = analyze_volume(volume, ModelRegistry(REPO / "models"), threads=threads)
+        out["seconds"] = time.perf_counter() - t0
+        out["findings"] = len(result.findings)
+    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out))
+
+
+def _run(mode: str, threads: int) -> dict[str, float]:
+    cmd = [sys.executable, __file__, "--child", mode, "--threads", str(threads)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--child", choices=("baseline", "analyze"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.threads)
+        return 0
+    _saved_volume()
+    base = _run("baseline", args.threads)
+    run = _run("analyze", args.threads)
+    vol = run["volume_mb"]
+    target = 2.5 * vol + 400
+    print(f"volume: {SLICES} x 512 x 512 float32 = {vol:.0f} MB")
+    print(f"  imports + volume only (peer floor): peak {base['peak_mb']:.0f} MB = {base['peak_mb'] / vol:.2f}x volume")
+    print(
+        f"  analyze ({args.threads} threads, {run['seconds']:.1f} s, {run['findings']:.0f} findings): peak "
+        f"{run['peak_mb']:.0f} MB = {run['peak_mb'] / vol:.2f}x volume; added by analysis "
+        f"{run['peak_mb'] - base['peak_mb']:.0f} MB"
+    )
+    verdict = "meets" if run["peak_mb"] <= target else "misses"
+    print(f"  target 2.5 x volume + 400 MB = {target:.0f} MB: {verdict} it ({run['peak_mb'] / target:.2f}x of target)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,157 @@
+"""Lesion candidates found on the model grid, then carried onto the scan's own grid.
+
+Connected components are found where the network's probability passes the threshold, on the
+model grid (a few MB), not on the original grid (a float per voxel of a 500-slice scan is
+hundreds of MB). Only the candidates that survive the size and lung-region checks are mapped
+back, each through its own bounding box.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from meddiag_desktop.inference.findings import component_boxes, components, measure
+from meddiag_desktop.inference.resample import Grid, from_grid
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from meddiag_desktop.core.finding import Finding
+    from meddiag_desktop.core.volume import Volume
+    from meddiag_desktop.inference.manifest import PostprocessSpec
+
+MAX_FINDINGS = 50
+Box = tuple[slice, slice, slice]
+
+
+@dataclass(frozen=True, eq=False)
+class Candidate:
+    """One connected component of the thresholded probability on the model grid."""
+
+    box: Box  # on the model grid
+    mask: NDArray[np.bool_]  # inside ``box``
+    volume_ml: float
+    max_prob: float
+    in_region: float  # share of its voxels inside the lung region (1.0 without a region)
+
+
+def grid_candidates(
+    prob: NDArray[np.float32],
+    grid: Grid,
+    threshold: float,
+    region: NDArray[np.bool_] | None,
+    post: PostprocessSpec | None,
+) -> list[Candidate]:
+    """Components at ``threshold``, largest first, that are big enough and in the lung region."""
+    labels, count = components(prob >= threshold)
+    voxel_ml = float(np.prod(grid.spacing)) / 1000.0
+    min_ml = post.min_volume_ml if post else 0.0
+    min_region = post.min_fraction_in_lung_region if post and region is not None else 0.0
+    out: list[Candidate] = []
+    for label, box in enumerate(component_boxes(labels, count), start=1):
+        mask = labels[box] == label
+        volume = float(mask.sum()) * voxel_ml
+        if volume < min_ml or len(out) >= MAX_FINDINGS:
+            break  # components are sorted by size
+        in_region = float(region[box][mask].mean()) if region is not None else 1.0
+        if in_region < min_region:
+            continue
+        out.append(Candidate(box, mask, volume, float(prob[box][mask].max()), in_region))
+    return out
+
+
+def _native_box(candidate: Candidate, grid: Grid, volume: Volume, margin: int = 2) -> Box | None:
+    """The scan voxels whose centres fall in the candidate's grid box (plus a margin)."""
+    lo = np.array([s.start for s in candidate.box], dtype=np.float64) - 1
+    hi = np.array([s.stop for s in candidate.box], dtype=np.float64)
+    corners = np.array([[z, y, x] for z in (lo[0], hi[0]) for y in (lo[1], hi[1]) for x in (lo[2], hi[2])])
+    lps = corners @ grid.affine[:3, :3].T + grid.affine[:3, 3]
+    index = volume.lps_to_index(lps)
+    start = np.maximum(np.floor(index.min(axis=0)).astype(int) - margin, 0)
+    stop = np.minimum(np.ceil(index.max(axis=0)).astype(int) + margin + 1, volume.shape)
+    if (stop <= start).any():
+        return None
+    return (slice(start[0], stop[0]), slice(start[1], stop[1]), slice(start[2], stop[2]))
+
+
+def _sub_affine(volume: Volume, box: Box) -> NDArray[np.float64]:
+    affine = volume.affine.copy()
+    affine[:3, 3] = volume.index_to_lps((box[0].start, box[1].start, box[2].start))
+    return affine
+
+
+def native_finding(
+    fid: str,
+    candidate: Candidate,
+    prob: NDArray[np.float32],
+    grid: Grid,
+    volume: Volume,
+    native_prob: NDArray[np.floating],
+    threshold: float,
+) -> Finding | None:
+    """The candidate measured on the scan's grid: its own probability, resampled and thresholded.
+
+    Only this component's probability is carried over (a grown copy of its mask keeps the
+    interpolation honest at its edge), so a neighbouring component never leaks into it.
+    """
+    box = _native_box(candidate, grid, volume)
+    if box is None:
+        return None
+    grown = np.zeros(prob.shape, dtype=np.float32)
+    pad = tuple(slice(max(0, s.start - 1), s.stop + 1) for s in candidate.box)
+    own = np.zeros(prob.shape, dtype=bool)
+    own[candidate.box] = candidate.mask
+    grown[pad] = np.where(own[pad] | _dilate(own[pad]), prob[pad], 0.0)
+    shape = (box[0].stop - box[0].start, box[1].stop - box[1].start, box[2].stop - box[2].start)
+    local_grid = grid.crop((pad[0].start, pad[1].start, pad[2].start), grown[pad].shape)
+    values = from_grid(grown[pad], local_grid, _sub_affine(volume, box), shape)
+    mask = values >= threshold
+    if not mask.any():
+        return None
+    finding = _measured(fid, mask, box, volume, native_prob)
+    inside = values[mask]  # float32: the float16 display map rounds 0.9999 up to 1.0
+    return replace(finding, mean_prob=float(inside.mean()), max_prob=float(inside.max()))
+
+
+def _dilate(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Grow by one voxel along each axis (6-connected)."""
+    out = mask.copy()
+    out[1:] |= mask[:-1]
+    out[:-1] |= mask[1:]
+    out[:, 1:] |= mask[:, :-1]
+    out[:, :-1] |= mask[:, 1:]
+    out[:, :, 1:] |= mask[:, :, :-1]
+    out[:, :, :-1] |= mask[:, :, 1:]
+    return out
+
+
+def native_probability(prob: NDArray[np.float32], grid: Grid, volume: Volume, slab: int = 32) -> NDArray[np.float16]:
+    """The probability map on the scan's grid as float16, resampled a slab of slices at a time.
+
+    A float32 map of a 500-slice scan would cost as much memory as the scan itself; slabs keep
+    the working copy to ``slab`` slices.
+    """
+    out = np.empty(volume.shape, dtype=np.float16)
+    for z0 in range(0, volume.shape[0], slab):
+        z1 = min(volume.shape[0], z0 + slab)
+        box = (slice(z0, z1), slice(0, volume.shape[1]), slice(0, volume.shape[2]))
+        out[z0:z1] = from_grid(prob, grid, _sub_affine(volume, box), (z1 - z0, volume.shape[1], volume.shape[2]))
+    return out
+
+
+def _measured(
+    fid: str, mask: NDArray[np.bool_], box: Box, volume: Volume, native_prob: NDArray[np.floating]
+) -> Finding:
+    idx = np.argwhere(mask)
+    lo = [int(v) for v in idx.min(axis=0)]
+    hi = [int(v) + 1 for v in idx.max(axis=0)]
+    tight = (
+        slice(int(box[0].start) + lo[0], int(box[0].start) + hi[0]),
+        slice(int(box[1].start) + lo[1], int(box[1].start) + hi[1]),
+        slice(int(box[2].start) + lo[2], int(box[2].start) + hi[2]),
+    )
+    crop = mask[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
+    return measure(fid, crop, tight, volume, native_prob)

@@ -1,0 +1,88 @@
+"""Leave-one-patient-out evaluation on the four real patients, through the app's own pipeline.
+
+For each patient a model is trained on the other three, exported to ONNX and installed as a
+user model in a folder of its own; ``meddiag_desktop.validation`` then runs it on the held-out
+patient, natively and with slices averaged to about 8 mm, exactly as ``meddiag-desktop
+validate`` would. Every figure about a patient therefore comes from a model that never saw it.
+Each fold is cached in the work folder, so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from meddiag_desktop.core.progress import no_progress
+from meddiag_desktop.inference.registry import ModelRegistry
+from meddiag_desktop.io.index import SeriesIndex
+from meddiag_desktop.validation.cases import discover_cases
+from meddiag_desktop.validation.output import write_report
+from meddiag_desktop.validation.runner import RegistryAnalyser, validate_cases
+from training import real_data
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from meddiag_desktop.validation.results import ValidationReport
+    from training.net25d import UNet2D
+
+log = logging.getLogger(__name__)
+
+THICK_MM = (8.0,)
+
+
+def patient_folder(name: str) -> Path:
+    folder = real_data.series_folder(name)
+    return folder if name == real_data.A0001 else folder.parent  # the NSCLC folder holds ct/ and rtstruct.dcm
+
+
+def validate_model(
+    names: tuple[str, ...], models_dir: Path, model_id: str, out: Path, index_path: Path
+) -> ValidationReport:
+    """Run ``validate`` with one installed model on the named real patients (native + 8 mm)."""
+    registry = ModelRegistry(real_data.CORPUS.parents[1] / "main" / "models", models_dir)
+    with SeriesIndex(index_path) as index:
+        found = discover_cases(
+            [patient_folder(n) for n in names], index,
+            annotations=real_data.CORPUS / "lung_pet_ct_dx" / "annotations" / "A0001", thicknesses=THICK_MM,
+        )  # fmt: skip
+    analyser = RegistryAnalyser(registry, model_id, threads=torch.get_num_threads())
+    report = validate_cases(found.cases, analyser, out, progress=no_progress, notes=found.notes)
+    write_report(report, out)
+    return report
+
+
+def run_folds(
+    work: Path,
+    train_fold: Callable[[tuple[str, ...], str], UNet2D],
+    install: Callable[[UNet2D, Path, str], None],
+) -> dict[str, Any]:
+    """Train (or reuse) each fold's model, install it, validate it on its held-out patient."""
+    summary: dict[str, Any] = {}
+    for held in real_data.PATIENTS:
+        fold = work / "lopo" / held
+        fold.mkdir(parents=True, exist_ok=True)
+        weights = fold / "seg.pt"
+        model_id = f"lopo-{held.lower()}"
+        if not weights.exists():
+            t0 = time.time()
+            model = train_fold(tuple(p for p in real_data.PATIENTS if p != held), held)
+            torch.save(model.state_dict(), weights)
+            (fold / "train_seconds.txt").write_text(f"{time.time() - t0:.0f}\n")
+        if not (fold / "models" / model_id / "manifest.json").exists():
+            from training.net25d import UNet2D
+
+            model = UNet2D()
+            model.load_state_dict(torch.load(weights, weights_only=True))
+            install(model.eval(), fold / "models", model_id)
+        report = validate_model((held,), fold / "models", model_id, fold / "validation", work / "lopo_index.sqlite")
+        summary[held] = [replace(c, findings=()).to_dict() for c in report.cases]
+        log.info("fold %s: %s", held, json.dumps(summary[held])[:400])
+    (work / "lopo_summary.json").write_text(json.dumps(summary, indent=2))
+    return summary

@@ -182,7 +182,8 @@ def _midline_x(airways: BoolArray, body: BoolArray, lung: BoolArray, affine: NDA
     """LPS x of the mediastinum: the trachea's centre, else the body's on the lung slices."""
     if airways.any():
         return _lps_x(airways, affine)
-    on_lung_slices = body & lung.any(axis=(1, 2))[:, None, None]
+    slices_with_lung: BoolArray = np.asarray(lung.any(axis=(1, 2)))
+    on_lung_slices = body & slices_with_lung[:, None, None]
     return _lps_x(on_lung_slices if on_lung_slices.any() else body, affine)
 
 

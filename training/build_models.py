@@ -1,9 +1,19 @@
-"""Regenerate models/ end to end: data -> training -> ONNX export (checked) -> evaluation -> manifests.
+"""Rebuild models/ from the real corpus: one command, CPU only, fixed seeds.
 
-    python -m training.build_models [--threads 2] [--work-dir DIR] [--stages train,export,evaluate,package]
+    python -m training.build_models [--threads 2] [--work-dir DIR] [--stages ...]
 
-Fixed seeds throughout; each stage caches its outputs in the work directory so a later stage
-can be re-run alone.
+Stages (each caches its results in the work folder, so a later stage can be re-run alone):
+
+- ``cache``: the four real chest CTs and their references on the model grid (native, 6, 9 mm);
+- ``lopo``: leave-one-patient-out: for each patient a segmenter trained on the other three,
+  exported, installed as a user model and validated on the held-out patient (native and 8 mm)
+  with ``meddiag_desktop.validation``, as ``meddiag-desktop validate`` would;
+- ``train``: the shipped segmenter, trained on all four patients;
+- ``classifier``: the density classifier, checked leave-one-patient-out on the real tumours,
+  then trained on all;
+- ``export``: both to ONNX, checked against PyTorch;
+- ``evaluate``: the classical baseline on the real patients, the held-out synthetic scans;
+- ``package``: ``models/<id>/`` with manifest (sha256 of every file) and model card.
 """
 
 from __future__ import annotations
@@ -18,107 +28,45 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
-from training import data, train
-from training.nets import UNet3D
+from training import build_steps, real_data
 
 log = logging.getLogger("training.build_models")
 
-SEED = 20240601
-ROOT = Path(__file__).resolve().parents[1]
+SEED = 20261130
 CONFIG = {
     "seed": SEED,
-    "n_phantom_slabs": 120,
+    "spacing_mm": [2.5, 1.5, 1.5],
     "seg_steps": 1500,
-    "seg_batch": 3,
-    "cls_train": 2400,
-    "cls_calib": 600,
+    "seg_batch": 12,
+    "seg_base_width": 16,
+    "thick_training_mm": [6.0, 9.0],
+    "cls_synthetic_crops": 2400,
+    "cls_real_crops_per_tumour": 40,
     "cls_epochs": 12,
-    # phase 2: fine-tune on border-attached and large masses, extra kernel noise, new phantoms
-    "finetune_phantom_slabs": 60,
-    "finetune_steps": 800,
-    "finetune_max_lr": 1e-3,
-    "finetune_attached_p": 0.75,
-    "finetune_big_p": 0.35,
-    "finetune_extra_noise_hu": 40.0,
 }
 
 
-def stage_train(work: Path) -> None:
-    rng = np.random.default_rng(SEED)
-    t0 = time.time()
-    phantoms = train.build_bank(rng, CONFIG["n_phantom_slabs"])
-    real = data.real_background_slabs()
-    seg = train.train_segmentation(phantoms, real, CONFIG["seg_steps"], CONFIG["seg_batch"], SEED)
-    torch.save(seg.state_dict(), work / "seg_phase1.pt")
-    torch.save(seg.state_dict(), work / "seg.pt")
-    log.info("segmentation trained in %.0f s", time.time() - t0)
-    crng = np.random.default_rng(SEED + 1)
-    x, y = train.classifier_set(crng, phantoms + real, CONFIG["cls_train"] + CONFIG["cls_calib"])
-    n = CONFIG["cls_train"]
-    cls = train.train_classifier(x[:n], y[:n], CONFIG["cls_epochs"], SEED)
-    with torch.no_grad():
-        logits = cls(torch.from_numpy(x[n:])).numpy()
-    temperature = train.fit_temperature(logits, y[n:])
-    torch.save(cls.state_dict(), work / "cls.pt")
-    (work / "train_info.json").write_text(
-        json.dumps(
-            {
-                "config": CONFIG,
-                "cls_temperature": temperature,
-                "train_seconds": time.time() - t0,
-            },
-            indent=2,
-        )
-    )
-    log.info("classifier trained, temperature %.3f; stage took %.0f s", temperature, time.time() - t0)
-
-
-def stage_finetune(work: Path) -> None:
-    """Phase 2 from seg_phase1.pt: more attached/large masses, noisier kernels, new phantoms."""
-    t0 = time.time()
-    rng = np.random.default_rng(SEED + 2)
-    phantoms = train.build_bank(rng, CONFIG["finetune_phantom_slabs"])
-    real = data.real_background_slabs()
-    model = UNet3D(base=8)
-    model.load_state_dict(torch.load(work / "seg_phase1.pt", weights_only=True))
-    seg = train.train_segmentation(
-        phantoms,
-        real,
-        CONFIG["finetune_steps"],
-        CONFIG["seg_batch"],
-        SEED + 2,
-        model=model,
-        max_lr=CONFIG["finetune_max_lr"],
-        attached_p=CONFIG["finetune_attached_p"],
-        big_p=CONFIG["finetune_big_p"],
-        extra_noise=CONFIG["finetune_extra_noise_hu"],
-    )
-    torch.save(seg.state_dict(), work / "seg.pt")
-    info = json.loads((work / "train_info.json").read_text())
-    info["config"] = CONFIG
-    info["finetune_seconds"] = time.time() - t0
-    (work / "train_info.json").write_text(json.dumps(info, indent=2))
-    log.info("fine-tuning took %.0f s", time.time() - t0)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/meddiag_training_work"))
-    parser.add_argument("--stages", default="train,finetune,export,evaluate")
+    parser.add_argument("--stages", default=",".join(build_steps.STAGES))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(args.threads)
+    np.random.seed(SEED)
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    stages = {"train": stage_train, "finetune": stage_finetune}
-    from training import package
-
-    stages.update(package.STAGES)
+    if not real_data.CORPUS.is_dir():
+        parser.error(f"the real corpus is needed at {real_data.CORPUS}")
+    (args.work_dir / "config.json").write_text(json.dumps(CONFIG, indent=2))
     t0 = time.time()
     for name in args.stages.split(","):
         log.info("stage %s", name)
-        stages[name](args.work_dir)
+        started = time.time()
+        build_steps.STAGES[name](args.work_dir, CONFIG)
+        build_steps.record_time(args.work_dir, name, time.time() - started)
     log.info("build_models finished in %.1f min", (time.time() - t0) / 60)
     return 0
 

@@ -126,3 +126,71 @@ def probabilities(model: CropClassifier, x: np.ndarray, temperature: float = 1.0
     logits = model(torch.from_numpy(x)).numpy() / temperature
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
+
+
+def _fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    from training.train import fit_temperature
+
+    return fit_temperature(logits, labels)
+
+
+@torch.no_grad()
+def _logits(model: CropClassifier, x: np.ndarray) -> np.ndarray:
+    return model(torch.from_numpy(x)).numpy()
+
+
+def _auc(p: np.ndarray, y: np.ndarray) -> float | None:
+    from training.evaluate import auc
+
+    return auc(p, y)
+
+
+def final_classifier(
+    cases: list[GridCase], n_synthetic: int, real_per_tumour: int, epochs: int, seed: int
+) -> tuple[CropClassifier, float, dict[str, object]]:
+    """Train on every case; fit the temperature and report on held-out synthetic crops."""
+    rng = np.random.default_rng(seed)
+    x, y = crop_set(rng, cases, n_synthetic, real_per_tumour)
+    calib_x, calib_y = crop_set(rng, cases, n_synthetic // 4, 0)
+    test_x, test_y = crop_set(rng, cases, n_synthetic // 4, 0)
+    model = train_classifier(x, y, epochs, seed)
+    temperature = _fit_temperature(_logits(model, calib_x), calib_y)
+    p = probabilities(model, test_x, temperature)
+    from training.evaluate import ece
+
+    heldout = {
+        "n": len(test_y),
+        "subsolid_fraction": round(float(test_y.mean()), 3),
+        "auc": _auc(p[:, SUBSOLID], test_y),
+        "accuracy": round(float((p.argmax(1) == test_y).mean()), 3),
+        "ece_uncalibrated": round(ece(probabilities(model, test_x), test_y), 4),
+        "ece_calibrated": round(ece(p, test_y), 4),
+    }
+    return model, temperature, heldout
+
+
+def leave_one_patient_out(
+    cases_of: object, n_synthetic: int, real_per_tumour: int, epochs: int, seed: int
+) -> dict[str, object]:
+    """For each patient with real tumours: train without it, classify its tumour centres."""
+    from training import real_data
+
+    per_patient: dict[str, object] = {}
+    for held in real_data.PATIENTS:
+        test = [c for c in cases_of((held,)) if c.variant == "native"]  # type: ignore[operator]
+        crops = [crop for c in test for crop in real_tumour_crops(np.random.default_rng(seed), c, 5)]
+        if not crops:
+            per_patient[held] = "no outlined tumour (boxes only)"
+            continue
+        train = cases_of(tuple(p for p in real_data.PATIENTS if p != held))  # type: ignore[operator]
+        model, temperature, _ = final_classifier(train, n_synthetic, real_per_tumour, epochs, seed)
+        x = np.stack([normalise(c) for c, _ in crops])[:, None].astype(np.float32)
+        p_solid = probabilities(model, x, temperature)[:, SOLID]
+        per_patient[held] = {
+            "crops": len(crops),
+            "called_solid": int((p_solid >= 0.5).sum()),
+            "p_solid_median": round(float(np.median(p_solid)), 3),
+            "p_solid_min": round(float(p_solid.min()), 3),
+        }
+        log.info("classifier fold %s: %s", held, per_patient[held])
+    return {"real_tumours_leave_one_patient_out": per_patient}

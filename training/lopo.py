@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -30,6 +29,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from meddiag_desktop.validation.results import ValidationReport
+    from meddiag_desktop.validation.runner import Analyser
     from training.net25d import UNet2D
 
 log = logging.getLogger(__name__)
@@ -42,20 +42,25 @@ def patient_folder(name: str) -> Path:
     return folder if name == real_data.A0001 else folder.parent  # the NSCLC folder holds ct/ and rtstruct.dcm
 
 
-def validate_model(
-    names: tuple[str, ...], models_dir: Path, model_id: str, out: Path, index_path: Path
-) -> ValidationReport:
-    """Run ``validate`` with one installed model on the named real patients (native + 8 mm)."""
-    registry = ModelRegistry(real_data.CORPUS.parents[1] / "main" / "models", models_dir)
+def validate_with(names: tuple[str, ...], analyser: Analyser, out: Path, index_path: Path) -> ValidationReport:
+    """Run the validation library on the named real patients (native and ~8 mm) and write the report."""
     with SeriesIndex(index_path) as index:
         found = discover_cases(
             [patient_folder(n) for n in names], index,
             annotations=real_data.CORPUS / "lung_pet_ct_dx" / "annotations" / "A0001", thicknesses=THICK_MM,
         )  # fmt: skip
-    analyser = RegistryAnalyser(registry, model_id, threads=torch.get_num_threads())
     report = validate_cases(found.cases, analyser, out, progress=no_progress, notes=found.notes)
     write_report(report, out)
     return report
+
+
+def validate_model(
+    names: tuple[str, ...], models_dir: Path, model_id: str, out: Path, index_path: Path
+) -> ValidationReport:
+    """``validate`` with one installed model (built-in or in ``models_dir``) on the named patients."""
+    registry = ModelRegistry(real_data.REPO / "models", models_dir)
+    analyser = RegistryAnalyser(registry, model_id, threads=torch.get_num_threads())
+    return validate_with(names, analyser, out, index_path)
 
 
 def run_folds(
@@ -82,7 +87,7 @@ def run_folds(
             model.load_state_dict(torch.load(weights, weights_only=True))
             install(model.eval(), fold / "models", model_id)
         report = validate_model((held,), fold / "models", model_id, fold / "validation", work / "lopo_index.sqlite")
-        summary[held] = [replace(c, findings=()).to_dict() for c in report.cases]
+        summary[held] = [c.to_dict() for c in report.cases]
         log.info("fold %s: %s", held, json.dumps(summary[held])[:400])
     (work / "lopo_summary.json").write_text(json.dumps(summary, indent=2))
     return summary

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus"
 NSCLC = ("LUNG1-001", "LUNG1-002", "LUNG1-003")
 A0001 = "A0001"
 PATIENTS = (*NSCLC, A0001)

@@ -19,8 +19,9 @@ import numpy as np
 from meddiag_desktop.core.progress import CancelToken, ProgressFn, no_progress
 from meddiag_desktop.errors import InferenceError
 from meddiag_desktop.inference import classify
-from meddiag_desktop.inference.candidates import grid_candidates, native_finding, native_probability
-from meddiag_desktop.inference.lung_mask import lung_mask, lung_region
+from meddiag_desktop.inference.candidates import GridMaps, grid_candidates, native_finding, native_probability
+from meddiag_desktop.inference.lung_mask import lung_region
+from meddiag_desktop.inference.lung_mask import lungs as lungs_of
 from meddiag_desktop.inference.preprocess import (
     check_volume,
     normalise,
@@ -28,6 +29,7 @@ from meddiag_desktop.inference.preprocess import (
     to_model_input,
 )
 from meddiag_desktop.inference.session import SessionOptions
+from meddiag_desktop.inference.slice_stack import slice_stack
 from meddiag_desktop.inference.sliding_window import PatchFn, sliding_window
 
 if TYPE_CHECKING:
@@ -92,12 +94,14 @@ class AnalysisResult:
     explanations: dict[str, classify.OcclusionMap]
     provenance: AnalysisProvenance
     warnings: tuple[str, ...] = field(default=())
+    finding_features: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per finding id: the candidate features on the model grid and the candidate score."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable summary (masks and maps are summarised, not embedded)."""
         prov = dataclasses.asdict(self.provenance)
         return {
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [{**f.to_dict(), "candidate": self.finding_features.get(f.id, {})} for f in self.findings],
             "warnings": list(self.warnings),
             "provenance": prov,
             "probability_map": {
@@ -134,36 +138,37 @@ def _segment(
     spec = session.manifest.input
     image = normalise(prep.hu[prep.crop_slices], spec)
     pad_value = float(normalise(np.array([-1024.0], dtype=np.float32), spec)[0])
-    prob = sliding_window(image, spec.patch_size, spec.overlap, _patch_fn(session), pad_value, progress, cancel)
+    run = _patch_fn(session)
+    if spec.layout == "NSHW":
+        prob = slice_stack(image, spec.slice_offsets, spec.patch_size, spec.overlap, run, pad_value, progress, cancel)
+    else:
+        prob = sliding_window(image, spec.patch_size, spec.overlap, run, pad_value, progress, cancel)
     out = np.zeros(prep.hu.shape, dtype=np.float32)
     out[prep.crop_slices] = prob
     return out
 
 
-def _veto_region(prep: ModelInput, manifest: ModelManifest) -> NDArray[np.bool_] | None:
+def _grid_maps(prep: ModelInput, prob: NDArray[np.float32], manifest: ModelManifest) -> GridMaps:
     post = manifest.postprocess
     if post is None or not post.lung_mask:
-        return None
-    lungs = lung_mask(prep.hu, prep.grid.spacing, prep.body)
-    return lung_region(lungs, prep.grid.spacing, post.lung_margin_mm)
+        return GridMaps(prep.grid, prob, prep.hu, None, None)
+    lungs = lungs_of(prep.hu, prep.grid.spacing, prep.body)
+    region = lung_region(lungs, prep.grid.spacing, post.lung_margin_mm)
+    return GridMaps(prep.grid, prob, prep.hu, lungs.left | lungs.right, region)
 
 
 def _findings(
-    volume: Volume,
-    prob: NDArray[np.float32],
-    prep: ModelInput,
-    region: NDArray[np.bool_] | None,
-    manifest: ModelManifest,
-    threshold: float,
-    native_prob: NDArray[np.float16],
-) -> list[Finding]:
-    found = grid_candidates(prob, prep.grid, threshold, region, manifest.postprocess)
+    volume: Volume, maps: GridMaps, manifest: ModelManifest, threshold: float, native_prob: NDArray[np.float16]
+) -> tuple[list[Finding], dict[str, dict[str, float]]]:
     out: list[Finding] = []
-    for candidate in found:
-        finding = native_finding(f"F{len(out) + 1}", candidate, prob, prep.grid, volume, native_prob, threshold)
+    features: dict[str, dict[str, float]] = {}
+    for candidate, score in grid_candidates(maps, threshold, manifest.postprocess):
+        fid = f"F{len(out) + 1}"
+        finding = native_finding(fid, candidate, maps.prob, maps.grid, volume, native_prob, threshold)
         if finding is not None:
             out.append(finding)
-    return out
+            features[fid] = {**candidate.features(), "score": score}
+    return out, features
 
 
 def _classify(
@@ -229,12 +234,12 @@ def analyze_volume(
     progress(0, 1, "Preparing")
     prep = to_model_input(volume, seg.manifest)
     prob_grid = _segment(seg, prep, progress, cancel)
-    region = _veto_region(prep, seg.manifest)
+    grid_maps = _grid_maps(prep, prob_grid, seg.manifest)
     progress(0, 1, "Measuring findings")
     prob = native_probability(prob_grid, prep.grid, volume)
     thr = seg.manifest.output.threshold if threshold is None else threshold
-    found = _findings(volume, prob_grid, prep, region, seg.manifest, thr, prob)
-    del prep, region
+    found, features = _findings(volume, grid_maps, seg.manifest, thr, prob)
+    del prep, grid_maps
     maps: dict[str, classify.OcclusionMap] = {}
     if cls is not None:
         found, maps = _classify(volume, found, cls, cancel)
@@ -255,23 +260,25 @@ def analyze_volume(
         tuple(models), volume.series_instance_uid, pixel_sha256(volume), volume.shape, params, started, _now()
     )
     logger.info("analysis found %d finding(s)", len(found))
-    return AnalysisResult(tuple(found), prob, maps, provenance, tuple(warnings))
+    return AnalysisResult(tuple(found), prob, maps, provenance, tuple(warnings), features)
 
 
 def format_findings_table(result: AnalysisResult) -> str:
     """A plain-text findings table for the terminal (no patient identifiers)."""
     head = (
         f"{'id':<4} {'slices':>9} {'centre LPS (mm)':>24} {'vol mL':>8} {'long mm':>8} "
-        f"{'short mm':>8} {'mean HU':>8} {'max p':>6}  class"
+        f"{'short mm':>8} {'mean HU':>8} {'max p':>6} {'score':>6}  class"
     )
     lines = [head, "-" * len(head)]
     for f in result.findings:
         z0, z1 = f.bbox[0], f.bbox[3] - 1
         c = ", ".join(f"{v:.1f}" for v in f.centroid_lps)
         cls = f"{f.top_class} {f.class_probabilities[f.top_class]:.2f}" if f.top_class else "-"
+        score = result.finding_features.get(f.id, {}).get("score")
+        score_text = f"{score:6.2f}" if score is not None else f"{'-':>6}"
         lines.append(
             f"{f.id:<4} {f'{z0}-{z1}':>9} {c:>24} {f.volume_ml:8.2f} {f.long_axis_mm:8.1f} "
-            f"{f.short_axis_mm:8.1f} {f.mean_hu:8.0f} {f.max_prob:6.2f}  {cls}"
+            f"{f.short_axis_mm:8.1f} {f.mean_hu:8.0f} {f.max_prob:6.2f} {score_text}  {cls}"
         )
     if not result.findings:
         lines.append("(no findings)")

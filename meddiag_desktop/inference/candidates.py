@@ -28,38 +28,111 @@ Box = tuple[slice, slice, slice]
 
 
 @dataclass(frozen=True, eq=False)
+class GridMaps:
+    """What the candidates are measured against, all on the model grid."""
+
+    grid: Grid
+    prob: NDArray[np.float32]
+    hu: NDArray[np.float32]
+    lung: NDArray[np.bool_] | None  # aerated lung
+    region: NDArray[np.bool_] | None  # lung envelope (lungs plus what indents them)
+
+
+@dataclass(frozen=True, eq=False)
 class Candidate:
-    """One connected component of the thresholded probability on the model grid."""
+    """One connected component of the thresholded probability on the model grid, and its features."""
 
     box: Box  # on the model grid
     mask: NDArray[np.bool_]  # inside ``box``
     volume_ml: float
     max_prob: float
+    mean_prob: float
     in_region: float  # share of its voxels inside the lung region (1.0 without a region)
+    lung_contact: float  # share of its surface voxels that touch aerated lung
+    z_extent_mm: float
+    mean_hu: float
+
+    def features(self) -> dict[str, float]:
+        """The candidate's description, as used by a candidate score and reported with findings."""
+        return {
+            "log_volume_ml": float(np.log(self.volume_ml)),
+            "mean_prob": self.mean_prob,
+            "max_prob": self.max_prob,
+            "lung_contact": self.lung_contact,
+            "elongation": self.z_extent_mm / max(float(np.cbrt(6000.0 * self.volume_ml / np.pi)), 1e-6),
+            "mean_hu": self.mean_hu,
+            "in_region": self.in_region,
+        }
 
 
-def grid_candidates(
-    prob: NDArray[np.float32],
-    grid: Grid,
-    threshold: float,
-    region: NDArray[np.bool_] | None,
-    post: PostprocessSpec | None,
-) -> list[Candidate]:
-    """Components at ``threshold``, largest first, that are big enough and in the lung region."""
-    labels, count = components(prob >= threshold)
-    voxel_ml = float(np.prod(grid.spacing)) / 1000.0
+def candidate_score(candidate: Candidate, post: PostprocessSpec | None) -> float:
+    """Logistic score from the manifest's weights over :meth:`Candidate.features`; else mean probability."""
+    if post is None or not post.score_weights:
+        return candidate.mean_prob
+    features = candidate.features()
+    z = post.score_bias + sum(w * features[name] for name, w in post.score_weights.items())
+    return float(1.0 / (1.0 + np.exp(-z)))
+
+
+def _surface_contact(mask: NDArray[np.bool_], lung: NDArray[np.bool_]) -> float:
+    """Share of the mask's boundary voxels with a 6-neighbour in ``lung`` (same shape, padded)."""
+    inner = mask.copy()
+    near = np.zeros_like(mask)
+    for axis in range(3):
+        for step in (1, -1):
+            inner &= np.roll(mask, step, axis=axis)
+            near |= np.roll(lung, step, axis=axis)
+    surface = mask & ~inner
+    return float((surface & near).sum()) / max(int(surface.sum()), 1)
+
+
+def _padded(box: Box, shape: tuple[int, ...]) -> Box:
+    return (
+        slice(max(0, box[0].start - 1), min(shape[0], box[0].stop + 1)),
+        slice(max(0, box[1].start - 1), min(shape[1], box[1].stop + 1)),
+        slice(max(0, box[2].start - 1), min(shape[2], box[2].stop + 1)),
+    )
+
+
+def _candidate(label: int, labels: NDArray[np.int32], box: Box, maps: GridMaps, voxel_ml: float) -> Candidate:
+    mask = labels[box] == label
+    probs = maps.prob[box][mask]
+    padded = _padded(box, labels.shape)
+    contact = 0.0
+    if maps.lung is not None:
+        contact = _surface_contact(labels[padded] == label, maps.lung[padded] & (labels[padded] != label))
+    zs = np.flatnonzero(mask.any(axis=(1, 2)))
+    return Candidate(
+        box=box,
+        mask=mask,
+        volume_ml=float(mask.sum()) * voxel_ml,
+        max_prob=float(probs.max()),
+        mean_prob=float(probs.mean()),
+        in_region=float(maps.region[box][mask].mean()) if maps.region is not None else 1.0,
+        lung_contact=contact,
+        z_extent_mm=float(zs[-1] - zs[0] + 1) * maps.grid.spacing[0],
+        mean_hu=float(maps.hu[box][mask].mean()),
+    )
+
+
+def grid_candidates(maps: GridMaps, threshold: float, post: PostprocessSpec | None) -> list[tuple[Candidate, float]]:
+    """Components at ``threshold``, largest first, big enough, in the lung region, scoring enough.
+
+    Returns each kept candidate with its score.
+    """
+    labels, count = components(maps.prob >= threshold)
+    voxel_ml = float(np.prod(maps.grid.spacing)) / 1000.0
     min_ml = post.min_volume_ml if post else 0.0
-    min_region = post.min_fraction_in_lung_region if post and region is not None else 0.0
-    out: list[Candidate] = []
+    min_region = post.min_fraction_in_lung_region if post and maps.region is not None else 0.0
+    min_score = post.min_score if post else 0.0
+    out: list[tuple[Candidate, float]] = []
     for label, box in enumerate(component_boxes(labels, count), start=1):
-        mask = labels[box] == label
-        volume = float(mask.sum()) * voxel_ml
-        if volume < min_ml or len(out) >= MAX_FINDINGS:
+        if float((labels[box] == label).sum()) * voxel_ml < min_ml or len(out) >= MAX_FINDINGS:
             break  # components are sorted by size
-        in_region = float(region[box][mask].mean()) if region is not None else 1.0
-        if in_region < min_region:
-            continue
-        out.append(Candidate(box, mask, volume, float(prob[box][mask].max()), in_region))
+        candidate = _candidate(label, labels, box, maps, voxel_ml)
+        score = candidate_score(candidate, post)
+        if candidate.in_region >= min_region and score >= min_score:
+            out.append((candidate, score))
     return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from meddiag_desktop.errors import ModelIntegrityError
@@ -23,6 +23,12 @@ MANIFEST_NAME = "manifest.json"
 TASKS = ("segmentation", "classification")
 ACTIVATIONS = ("sigmoid", "softmax")
 NORMALISATIONS = ("window_to_unit", "zscore")
+# NCDHW: 3D patches in and out. NSHW: a 2.5D model, one slice per batch item, its neighbour slices
+# (``slice_offsets``) as channels; ``patch_size`` is then (slices per batch, max height, max width).
+LAYOUTS = ("NCDHW", "NSHW")
+# Features of a segmentation candidate a manifest's logistic candidate score may weigh
+# (computed in ``inference.candidates``).
+CANDIDATE_FEATURES = ("log_volume_ml", "mean_prob", "max_prob", "lung_contact", "elongation", "mean_hu", "in_region")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -145,6 +151,8 @@ class InputSpec:
     layout: str
     input_name: str
     output_name: str
+    slice_offsets: tuple[int, ...] = ()
+    """``NSHW`` layout only: the model-grid slices, relative to the one segmented, fed as channels."""
 
 
 @dataclass(frozen=True)
@@ -171,6 +179,10 @@ class PostprocessSpec:
     lung_margin_mm: float
     min_fraction_in_lung_region: float
     min_volume_ml: float
+    score_weights: dict[str, float] = field(default_factory=dict)
+    """Logistic weights over candidate features (see ``inference.candidates``); empty: mean probability."""
+    score_bias: float = 0.0
+    min_score: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -257,7 +269,7 @@ def _input(f: _Fields) -> InputSpec:
     patch = f.numbers("patch_size", 3, positive=True)
     norm = f.sub("normalisation")
     params = {k: float(v) for k, v in norm._data.items() if k != "type" and isinstance(v, int | float)}
-    layout = f.choice("layout", ("NCDHW",))
+    layout = f.choice("layout", LAYOUTS)
     channels = f.strings("channels")
     if channels != ("ct",):
         raise f.fail("channels", f'must be ["ct"] for this runtime (got {list(channels)})')
@@ -273,7 +285,18 @@ def _input(f: _Fields) -> InputSpec:
         layout=layout,
         input_name=f.text("input_name"),
         output_name=f.text("output_name"),
+        slice_offsets=_slice_offsets(f) if layout == "NSHW" else (),
     )
+
+
+def _slice_offsets(f: _Fields) -> tuple[int, ...]:
+    """Neighbour slices of a 2.5D model: whole numbers, the segmented slice (0) among them."""
+    raw = f.raw("slice_offsets")
+    if not isinstance(raw, list) or not raw or not all(isinstance(v, int) and not isinstance(v, bool) for v in raw):
+        raise f.fail("slice_offsets", "must be a non-empty list of whole numbers")
+    if 0 not in raw or len(set(raw)) != len(raw) or max(abs(v) for v in raw) > 64:
+        raise f.fail("slice_offsets", f"must hold 0 and distinct offsets within +-64 (got {raw})")
+    return tuple(raw)
 
 
 def _overlap(f: _Fields) -> tuple[float, float, float]:
@@ -314,7 +337,21 @@ def _postprocess(f: _Fields) -> PostprocessSpec:
         lung_margin_mm=f.number("lung_margin_mm", 0.0, 50.0),
         min_fraction_in_lung_region=f.number("min_fraction_in_lung_region", 0.0, 1.0),
         min_volume_ml=f.number("min_volume_ml", 0.0, 1000.0),
+        score_weights=_weights(f) if f.has("score_weights") else {},
+        score_bias=f.number("score_bias", -100.0, 100.0) if f.has("score_bias") else 0.0,
+        min_score=f.number("min_score", 0.0, 1.0) if f.has("min_score") else 0.0,
     )
+
+
+def _weights(f: _Fields) -> dict[str, float]:
+    raw = f.mapping("score_weights")
+    unknown = set(raw) - set(CANDIDATE_FEATURES)
+    if unknown:
+        known = ", ".join(CANDIDATE_FEATURES)
+        raise f.fail("score_weights", f"names unknown features {sorted(unknown)} (known: {known})")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in raw.values()):
+        raise f.fail("score_weights", "must map feature names to numbers")
+    return {k: float(v) for k, v in raw.items()}
 
 
 def _ranges(f: _Fields) -> AcceptableRanges:

@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: scores per finding
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,6 +37,8 @@ class AnalysisOutcome:
     warnings: tuple[str, ...] = ()
     refused: str = ""
     seconds: float = 0.0
+    scores: dict[str, float] = field(default_factory=dict)
+    """The model's own score per finding id (its candidate score), when it gives one."""
 
 
 def cache_key(series_uid: str, variant: str, model_sha256: str, settings_sha256: str, pixel_sha256: str) -> str:
@@ -85,7 +87,8 @@ def load_outcome(folder: Path, key: str) -> AnalysisOutcome | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         findings = tuple(finding_from_json(f) for f in data["findings"])
-        return AnalysisOutcome(findings, tuple(data["warnings"]), str(data["refused"]), float(data["seconds"]))
+        scores = {str(k): float(v) for k, v in data.get("scores", {}).items()}
+        return AnalysisOutcome(findings, tuple(data["warnings"]), str(data["refused"]), float(data["seconds"]), scores)
     except (OSError, ValueError, KeyError, TypeError, zlib.error) as exc:
         logger.warning("cached case %s unreadable, analysing again: %s", key[:12], exc)
         return None
@@ -97,6 +100,7 @@ def save_outcome(folder: Path, key: str, outcome: AnalysisOutcome, about: dict[s
     data = {
         "cache_version": CACHE_VERSION, **about, "findings": [finding_to_json(f) for f in outcome.findings],
         "warnings": list(outcome.warnings), "refused": outcome.refused, "seconds": outcome.seconds,
+        "scores": outcome.scores,
     }  # fmt: skip
     path = folder / f"{key}.json"
     tmp = path.with_suffix(".tmp")

@@ -11,7 +11,8 @@ Pure functions on masks and findings (no I/O), so the rules are easy to test and
   the share of the finding inside the boxes (no Dice: a box is not an outline).
 - A finding with no voxel in common with any lesion is a false finding. A finding that
   touches a lesion without being its hit finding is neither a hit nor false.
-- FROC: a threshold is swept over :func:`finding_score`; a lesion counts as found at a
+- FROC: a threshold is swept over :func:`finding_score` (the model's candidate score, else the
+  finding's peak probability); a lesion counts as found at a
   threshold when any finding meeting its hit rule scores at least that much.
 """
 
@@ -27,7 +28,7 @@ from meddiag_desktop.core.labels import LabelShape
 from meddiag_desktop.validation.results import FindingResult, FindingStatus, LesionResult
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from numpy.typing import NDArray
 
@@ -42,8 +43,11 @@ SIZE_BANDS = ((10.0, "<10 mm"), (20.0, "10-20 mm"), (30.0, "20-30 mm"), (math.in
 THICKNESS_BANDS = ((1.5, "<=1.5 mm"), (3.5, "1.5-3.5 mm"), (6.0, "3.5-6 mm"), (math.inf, ">6 mm"))
 
 
-def finding_score(finding: Finding) -> float:
-    """The score the FROC threshold is swept over (for now the finding's peak probability)."""
+def finding_score(finding: Finding, scores: Mapping[str, float] | None = None) -> float:
+    """The score the FROC threshold is swept over: the model's own candidate score when it gives
+    one, else the finding's peak probability."""
+    if scores and finding.id in scores:
+        return float(scores[finding.id])
     return float(finding.max_prob)
 
 
@@ -94,7 +98,7 @@ def _centroid_in(finding: Finding, mask: NDArray[np.bool_]) -> bool:
     return bool(inside and mask[z, y, x])
 
 
-def _pair(finding: Finding, label: ReferenceLabel, dense: NDArray[np.bool_] | None) -> _Pair:
+def _pair(finding: Finding, label: ReferenceLabel, dense: NDArray[np.bool_] | None, score: float) -> _Pair:
     crop = label.mask[finding.bbox_slices]
     shared = int((crop & finding.mask).sum())
     voxels = int(finding.mask.sum())
@@ -105,9 +109,9 @@ def _pair(finding: Finding, label: ReferenceLabel, dense: NDArray[np.bool_] | No
         covered = int((dense[finding.bbox_slices] & finding.mask).sum())
         coverage = covered / dense_total if dense_total else 0.0
         hit = coverage >= BOX_HIT_COVERAGE or centroid_in
-        return _Pair(finding, finding_score(finding), shared, coverage, hit, inside)
+        return _Pair(finding, score, shared, coverage, hit, inside)
     d = 2.0 * shared / (voxels + int(label.mask.sum()))
-    return _Pair(finding, finding_score(finding), shared, d, d >= HIT_DICE or centroid_in, inside)
+    return _Pair(finding, score, shared, d, d >= HIT_DICE or centroid_in, inside)
 
 
 def _lesion_result(
@@ -137,14 +141,19 @@ def match_case(
     hu: NDArray[np.generic],
     spacing: tuple[float, float, float],
     voxel_ml: float,
+    scores: Mapping[str, float] | None = None,
 ) -> tuple[list[LesionResult], list[FindingResult]]:
-    """Match one scan's findings to its reference lesions (rules in the module docstring)."""
+    """Match one scan's findings to its reference lesions (rules in the module docstring).
+
+    ``scores``: the model's own score per finding id (see :func:`finding_score`).
+    """
+    score = {f.id: finding_score(f, scores) for f in findings}
     pairs: dict[int, list[_Pair]] = {}
     for i, label in enumerate(lesions):
         dense = label.mask & (np.asarray(hu) > DENSE_HU) if label.shape is LabelShape.BOX else None
-        pairs[i] = [_pair(f, label, dense) for f in findings]
+        pairs[i] = [_pair(f, label, dense, score[f.id]) for f in findings]
     lesion_results = [_lesion_result(label, pairs[i], spacing, voxel_ml) for i, label in enumerate(lesions)]
-    return lesion_results, _finding_results(lesions, findings, pairs, lesion_results, voxel_ml)
+    return lesion_results, _finding_results(lesions, findings, pairs, lesion_results, voxel_ml, score)
 
 
 def _finding_results(
@@ -153,6 +162,7 @@ def _finding_results(
     pairs: dict[int, list[_Pair]],
     results: list[LesionResult],
     voxel_ml: float,
+    score: Mapping[str, float],
 ) -> list[FindingResult]:
     out = []
     for j, f in enumerate(findings):
@@ -160,7 +170,7 @@ def _finding_results(
         hit_of = tuple(r.name for r in results if r.hit_finding == f.id)
         status = FindingStatus.HIT if hit_of else FindingStatus.OVERLAP if overlaps else FindingStatus.FALSE
         volume = float(f.mask.sum()) * voxel_ml
-        out.append(FindingResult(f.id, finding_score(f), float(f.max_prob), volume, status, overlaps, hit_of))
+        out.append(FindingResult(f.id, score[f.id], float(f.max_prob), volume, status, overlaps, hit_of))
     return out
 
 

@@ -120,7 +120,7 @@ def rules() -> dict[str, Any]:
             f"{metrics.DENSE_HU:g} HU, or its centroid is in the boxes; best coverage is the hit"
         ),
         "false_finding": "a finding with no voxel in common with any reference lesion",
-        "froc_score": "finding_score(finding) = the finding's maximum probability",
+        "froc_score": "the model's candidate score of each finding when it reports one, else its maximum probability",
         "fp_rates": list(metrics.FP_RATES),
         "size_bands": [name for _, name in metrics.SIZE_BANDS],
         "thickness_bands": [name for _, name in metrics.THICKNESS_BANDS],

@@ -87,7 +87,8 @@ class RegistryAnalyser:
             volume, self.registry, seg_model_id=self.model_id, cls_model_id=None, threads=self.threads,
             progress=progress, cancel=cancel,
         )  # fmt: skip
-        return AnalysisOutcome(result.findings, result.warnings, "", time.perf_counter() - started)
+        scores = {fid: features["score"] for fid, features in result.finding_features.items() if "score" in features}
+        return AnalysisOutcome(result.findings, result.warnings, "", time.perf_counter() - started, scores)
 
     def __getstate__(self) -> dict[str, Any]:
         dirs = (self.registry.builtin_dir, self.registry.user_dir)
@@ -118,7 +119,7 @@ def load_case_volume(case: Case, progress: ProgressFn = no_progress, cancel: Can
     return max(volumes, key=lambda v: v.shape[0])
 
 
-def _variant(case: Case, volume: Volume, lesions: list[ReferenceLabel]) -> tuple[Volume, list[ReferenceLabel]] | None:
+def variant_of(case: Case, volume: Volume, lesions: list[ReferenceLabel]) -> tuple[Volume, list[ReferenceLabel]] | None:
     """The volume and lesions averaged to the case's thickness; ``None`` when that changes nothing."""
     if case.thickness_mm is None:
         return volume, lesions
@@ -158,7 +159,7 @@ def _evaluate(
 ) -> CaseResult:  # fmt: skip
     volume = load_case_volume(case, progress, cancel)
     lesions, notes = case_lesions(case.sources, volume)
-    variant = _variant(case, volume, lesions)
+    variant = variant_of(case, volume, lesions)
     if variant is None:
         return replace(base, status=CaseStatus.SKIPPED, message=f"slices are already {volume.spacing[0]:.1f} mm")
     volume, thick_lesions = variant
@@ -174,7 +175,9 @@ def _evaluate(
         return replace(base, status=CaseStatus.NOT_ANALYSED, message=outcome.refused)
     voxel_ml = abs(float(np.linalg.det(volume.affine[:3, :3]))) / 1000.0
     kept = [label for label in thick_lesions if label.mask.any()]
-    lesion_results, finding_results = match_case(kept, outcome.findings, volume.array, spacing, voxel_ml)
+    lesion_results, finding_results = match_case(
+        kept, outcome.findings, volume.array, spacing, voxel_ml, outcome.scores
+    )
     return replace(base, status=CaseStatus.ANALYSED, lesions=tuple(lesion_results), findings=tuple(finding_results))
 
 

@@ -124,3 +124,16 @@ def test_overlap_per_axis_and_licence() -> None:
     parsed = parse_manifest(m, "m1")
     assert parsed.input.overlap == (0.25, 0.25, 0.25)
     assert not parsed.non_commercial
+
+
+def test_slice_stack_layout_needs_valid_offsets() -> None:
+    m = _valid()
+    m["input"]["layout"] = "NSHW"
+    with pytest.raises(ModelIntegrityError, match="slice_offsets' is missing"):
+        parse_manifest(m, "m1")
+    for bad in ([], [1, 2], [0, 0], [0, 1.5], [0, 100]):
+        m["input"]["slice_offsets"] = bad
+        with pytest.raises(ModelIntegrityError, match="slice_offsets"):
+            parse_manifest(m, "m1")
+    m["input"]["slice_offsets"] = [-4, -2, 0, 2, 4]
+    assert parse_manifest(m, "m1").input.slice_offsets == (-4, -2, 0, 2, 4)

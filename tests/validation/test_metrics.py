@@ -183,3 +183,13 @@ def test_groups_by_vendor_and_thickness_count_refused_scans_apart() -> None:
     assert overall.sensitivity_at(1.0) == pytest.approx(2 / 3)
     sizes = {s.band: (s.hits, s.lesions) for s in by_size([x for c in cases[:2] for x in c.lesions])}
     assert sizes == {"10-20 mm": (2, 2), ">=30 mm": (0, 1)}
+
+
+def test_model_scores_replace_peak_probability_for_the_froc() -> None:
+    lesion = box(SHAPE, (5, 10, 10), (15, 20, 20))
+    hit, false = finding_from_mask("F1", lesion), finding_from_mask("F2", box(SHAPE, (0, 30, 30), (3, 35, 35)))
+    [result], findings = match_case([outline("L", lesion)], [hit, false], hu(), SPACING, ML, {"F1": 0.3, "F2": 0.9})
+    assert result.detection_score == pytest.approx(0.3)
+    assert [f.score for f in findings] == [pytest.approx(0.3), pytest.approx(0.9)]
+    _, plain = match_case([outline("L", lesion)], [hit, false], hu(), SPACING, ML)
+    assert [f.score for f in plain] == [pytest.approx(hit.max_prob), pytest.approx(false.max_prob)]

@@ -1,0 +1,66 @@
+"""The 2.5D segmenter's training pieces: neighbour stacks, export parity, card tables (needs torch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from training import cards25d  # noqa: E402
+from training.export25d import export_segmenter  # noqa: E402
+from training.net25d import OFFSETS, UNet2D, soft_tissue_window  # noqa: E402
+from training.seg25d import normalise, predict_grid  # noqa: E402
+
+
+def test_unet2d_keeps_slice_shape_and_adds_a_mediastinal_window() -> None:
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out = UNet2D(base=4).eval()(torch.zeros(2, len(OFFSETS), 32, 48))
+    assert out.shape == (2, 1, 32, 48)
+    hu = torch.tensor([-1000.0, -160.0, 40.0, 240.0, 500.0])
+    window = soft_tissue_window((hu + 1000.0) / 1500.0)
+    assert window.tolist() == pytest.approx([0.0, 0.0, 0.5, 1.0, 1.0])
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning", "ignore::UserWarning")
+def test_export_takes_any_batch_and_slice_size(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = UNet2D(base=4)
+    hu = np.random.default_rng(0).normal(-500, 300, (20, 240, 240)).astype(np.float32)
+    check = export_segmenter(model, tmp_path / "seg.onnx", hu)
+    assert check["max_abs_diff_vs_torch"] < 1e-4
+    assert check["inputs_checked"][0][0] != check["inputs_checked"][1][0]  # two batch sizes, two slice sizes
+
+
+def test_grid_prediction_covers_every_slice() -> None:
+    torch.manual_seed(0)
+    hu = np.full((5, 40, 40), -850.0, np.float32)
+    prob = predict_grid(UNet2D(base=4).eval(), hu, chunk=2)
+    assert prob.shape == hu.shape and np.isfinite(prob).all()
+    assert normalise(np.array([-2000.0, 1000.0])).tolist() == [0.0, 1.0]
+
+
+def test_card_rows_keep_every_lesion_and_not_analysed_scans() -> None:
+    case = {
+        "folder": "LUNG1-003", "manufacturer": "CMS", "variant": "native", "slice_spacing_mm": 3.0,
+        "status": "analysed", "message": "",
+        "lesions": [
+            {"name": "GTV-1", "volume_ml": 34.7, "shape": "outline", "hit": True, "dice": 0.71,
+             "volume_error_pct": -12.0, "box_coverage": None},
+            {"name": "GTV-2", "volume_ml": 38.6, "shape": "outline", "hit": False, "dice": None,
+             "volume_error_pct": None, "box_coverage": None},
+        ],
+        "findings": [{"status": "hit"}, {"status": "false"}, {"status": "overlap"}],
+    }  # fmt: skip
+    refused = dict(case, variant="9.0 mm", status="not analysed", message="outside the range", lesions=[])
+    rows = cards25d.lopo_rows({"LUNG1-003": [case, refused]})
+    assert [(r["lesion"], r.get("hit"), r["false_findings"]) for r in rows] == [
+        ("GTV-1", True, 1),
+        ("GTV-2", False, 1),
+        (None, None, 1),
+    ]
+    table = "\n".join(cards25d.results_table(rows))
+    assert "Dice 0.71" in table and "**missed**" in table and "not analysed: outside the range" in table

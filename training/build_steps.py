@@ -1,0 +1,193 @@
+"""The stages of ``training.build_models`` (see its docstring)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from training import cls_real, lopo, manifests, real_data, seg25d
+from training.export25d import export_segmenter
+from training.net25d import UNet2D
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    import numpy as np
+
+log = logging.getLogger(__name__)
+
+ROOT = real_data.REPO
+MODELS = ROOT / "models"
+POSTPROCESS = {
+    "lung_mask": True,
+    "lung_margin_mm": 5.0,
+    "min_fraction_in_lung_region": 0.5,
+    "min_volume_ml": 0.2,
+}
+THRESHOLD = 0.5
+SLICE_RANGE_MM = (1.0, 10.0)
+
+
+def _cases(work: Path, cfg: dict[str, Any], names: tuple[str, ...]) -> list[real_data.GridCase]:
+    spacing = tuple(cfg["spacing_mm"])
+    return real_data.grid_cases(names, (spacing[0], spacing[1], spacing[2]), work, tuple(cfg["thick_training_mm"]))
+
+
+def stage_cache(work: Path, cfg: dict[str, Any]) -> None:
+    for case in _cases(work, cfg, real_data.PATIENTS):
+        log.info("%s %s: %s, lesion %d voxels", case.name, case.variant, case.hu.shape, int(case.lesion.sum()))
+
+
+def _train_segmenter(work: Path, cfg: dict[str, Any], names: tuple[str, ...], seed: int) -> UNet2D:
+    cases = _cases(work, cfg, names)
+    return seg25d.train(cases, cfg["seg_steps"], cfg["seg_batch"], seed, base=cfg["seg_base_width"])
+
+
+def _sample_hu(work: Path, cfg: dict[str, Any]) -> np.ndarray:
+    return _cases(work, cfg, (real_data.NSCLC[0],))[0].hu
+
+
+def install_segmenter(model: UNet2D, folder: Path, model_id: str, sample_hu: np.ndarray, card: str) -> dict[str, Any]:
+    """Export ``model`` into ``folder/model_id`` with a manifest the app's registry accepts."""
+    target = folder / model_id
+    target.mkdir(parents=True, exist_ok=True)
+    check = export_segmenter(model, target / "model.onnx", sample_hu)
+    write_fold_manifest(target, POSTPROCESS, card)
+    return check
+
+
+def write_fold_manifest(target: Path, postprocess: dict[str, Any], card: str) -> None:
+    manifest = manifests.seg_manifest(
+        target.name, threshold=THRESHOLD, slice_range_mm=SLICE_RANGE_MM, metrics={}, postprocess=postprocess,
+        limitations=["Leave-one-patient-out fold model; for validation only."], git_commit=git_commit(),
+    )  # fmt: skip
+    write_folder(target, manifest, card)
+
+
+def postprocess_with(score: dict[str, Any]) -> dict[str, Any]:
+    """POSTPROCESS plus a candidate score (``weights``, ``bias``, ``min_score``)."""
+    return {
+        **POSTPROCESS,
+        "score_weights": score["weights"],
+        "score_bias": score["bias"],
+        "min_score": score["min_score"],
+    }
+
+
+def write_folder(target: Path, manifest: dict[str, Any], card: str) -> None:
+    """Write the card, hash every file into the manifest, write the manifest."""
+    (target / "MODEL_CARD.md").write_text(card, encoding="utf-8")
+    files = sorted(p.name for p in target.iterdir() if p.name != "manifest.json")
+    manifest["files"] = {name: hashlib.sha256((target / name).read_bytes()).hexdigest() for name in files}
+    (target / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    size = (target / "model.onnx").stat().st_size
+    if size > 20 * 1024 * 1024:
+        raise RuntimeError(f"{target.name} is {size / 1e6:.1f} MB (> 20 MB)")
+
+
+def git_commit() -> str:
+    from training.package import _git_commit
+
+    return _git_commit()
+
+
+def stage_lopo(work: Path, cfg: dict[str, Any]) -> None:
+    sample = _sample_hu(work, cfg)
+
+    def train_fold(names: tuple[str, ...], held: str) -> UNet2D:
+        log.info("fold without %s: training on %s", held, ", ".join(names))
+        return _train_segmenter(work, cfg, names, cfg["seed"])
+
+    def install(model: UNet2D, folder: Path, model_id: str) -> None:
+        install_segmenter(model, folder, model_id, sample, f"# {model_id}\nLeave-one-patient-out fold model.\n")
+
+    lopo.run_folds(work, train_fold, install)
+
+
+def stage_score(work: Path, cfg: dict[str, Any]) -> None:
+    """Fit the candidate score leave-one-patient-out, re-validate each fold with its own score."""
+    from training import candidate_score
+
+    samples = candidate_score.collect(work)
+    folds = candidate_score.leave_one_patient_out(samples)
+    shipped = candidate_score.final(samples)
+    (work / "candidate_score.json").write_text(json.dumps({"folds": folds, "final": shipped}, indent=2))
+    unscored = work / "lopo_summary_unscored.json"
+    if not unscored.exists():
+        (work / "lopo_summary.json").rename(unscored)
+    summary = {}
+    for held, score in folds.items():
+        fold = work / "lopo" / held
+        model_id = f"lopo-{held.lower()}"
+        write_fold_manifest(fold / "models" / model_id, postprocess_with(score), f"# {model_id}\nFold model.\n")
+        report = lopo.validate_model(
+            (held,), fold / "models", model_id, fold / "validation_scored", work / "lopo_index.sqlite"
+        )
+        summary[held] = [c.to_dict() for c in report.cases]
+    (work / "lopo_summary.json").write_text(json.dumps(summary, indent=2))
+
+
+def stage_train(work: Path, cfg: dict[str, Any]) -> None:
+    model = _train_segmenter(work, cfg, real_data.PATIENTS, cfg["seed"] + 1)
+    torch.save(model.state_dict(), work / "seg.pt")
+
+
+def stage_classifier(work: Path, cfg: dict[str, Any]) -> None:
+    info = cls_real.leave_one_patient_out(
+        lambda names: _cases(work, cfg, names), cfg["cls_synthetic_crops"], cfg["cls_real_crops_per_tumour"],
+        cfg["cls_epochs"], cfg["seed"],
+    )  # fmt: skip
+    model, temperature, heldout = cls_real.final_classifier(
+        _cases(work, cfg, real_data.PATIENTS), cfg["cls_synthetic_crops"], cfg["cls_real_crops_per_tumour"],
+        cfg["cls_epochs"], cfg["seed"],
+    )  # fmt: skip
+    torch.save(model.state_dict(), work / "cls.pt")
+    info.update({"temperature": temperature, "heldout_synthetic": heldout})
+    (work / "cls_info.json").write_text(json.dumps(info, indent=2))
+
+
+def stage_export(work: Path, cfg: dict[str, Any]) -> None:
+    from training.nets import CropClassifier
+    from training.package import _export
+
+    seg = UNet2D(base=cfg["seg_base_width"])
+    seg.load_state_dict(torch.load(work / "seg.pt", weights_only=True))
+    checks = {manifests.SEG_ID: export_segmenter(seg, work / "seg.onnx", _sample_hu(work, cfg))}
+    cls = CropClassifier(n_classes=2)
+    cls.load_state_dict(torch.load(work / "cls.pt", weights_only=True))
+    crop = seg25d.normalise(_sample_hu(work, cfg)[40:56, 150:182, 150:182])
+    checks[manifests.CLS_ID] = _export(cls.eval(), (1, 1, *manifests.CLS_CROP), work / "cls.onnx", crop)
+    (work / "export_check.json").write_text(json.dumps(checks, indent=2))
+
+
+def record_time(work: Path, stage: str, seconds: float) -> None:
+    path = work / "stage_seconds.json"
+    times = json.loads(path.read_text()) if path.exists() else {}
+    times[stage] = round(seconds, 1)
+    path.write_text(json.dumps(times, indent=2))
+
+
+def _later(name: str) -> Callable[[Path, dict[str, Any]], None]:
+    def run(work: Path, cfg: dict[str, Any]) -> None:
+        from training import package25d
+
+        getattr(package25d, name)(work, cfg)
+
+    return run
+
+
+STAGES: dict[str, Callable[[Path, dict[str, Any]], None]] = {
+    "cache": stage_cache,
+    "lopo": stage_lopo,
+    "score": stage_score,
+    "train": stage_train,
+    "classifier": stage_classifier,
+    "export": stage_export,
+    "evaluate": _later("stage_evaluate"),
+    "package": _later("stage_package"),
+}

@@ -1,0 +1,154 @@
+"""The false-positive-reduction stage: a logistic score over segmentation candidates, learned
+from real negatives, checked leave-one-patient-out.
+
+Every candidate comes from a fold model that never saw its patient (``lopo`` stage), run on
+that patient natively and with ~8 mm slices: real hilar vessels, aorta, oesophagus, heart
+border and chest-wall candidates are the negatives, the candidates on the reference tumours
+the positives. A small L2-regularised logistic regression over the candidate features of
+``meddiag_desktop.inference.candidates`` (standardised, then folded back into raw weights for
+the manifest) scores them. For the figures of patient P the weights are fitted on the other
+three patients' candidates only; the shipped weights are fitted on all four.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from meddiag_desktop.inference.analyze import analyze_volume
+from meddiag_desktop.inference.manifest import CANDIDATE_FEATURES
+from meddiag_desktop.inference.registry import ModelRegistry
+from meddiag_desktop.io.index import SeriesIndex
+from meddiag_desktop.validation.case_labels import case_lesions
+from meddiag_desktop.validation.cases import discover_cases
+from meddiag_desktop.validation.metrics import match_case
+from meddiag_desktop.validation.runner import load_case_volume, variant_of
+from training import lopo, real_data
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+L2 = 1.0
+TARGET_FP_PER_SCAN = 1.0
+
+
+@dataclass
+class Sample:
+    patient: str
+    variant: str
+    features: dict[str, float]
+    positive: bool  # the hit finding of a reference lesion
+    false: bool  # shares no voxel with any reference lesion
+
+
+def collect(work: Path) -> list[Sample]:
+    """Candidates of every fold model on its held-out patient (native and ~8 mm), labelled."""
+    path = work / "candidates.json"
+    if path.exists():
+        return [Sample(**s) for s in json.loads(path.read_text())]
+    samples: list[Sample] = []
+    for held in real_data.PATIENTS:
+        fold = work / "lopo" / held
+        registry = ModelRegistry(real_data.REPO / "models", fold / "models")
+        with SeriesIndex(work / "lopo_index.sqlite") as index:
+            found = discover_cases(
+                [lopo.patient_folder(held)], index,
+                annotations=real_data.CORPUS / "lung_pet_ct_dx" / "annotations" / "A0001", thicknesses=lopo.THICK_MM,
+            )  # fmt: skip
+        for case in found.cases:
+            samples += _case_samples(case, registry, f"lopo-{held.lower()}", held)
+    path.write_text(json.dumps([s.__dict__ for s in samples], indent=1))
+    return samples
+
+
+def _case_samples(case: Any, registry: ModelRegistry, model_id: str, patient: str) -> list[Sample]:
+    volume = load_case_volume(case)
+    lesions, _ = case_lesions(case.sources, volume)
+    variant = variant_of(case, volume, lesions)
+    if variant is None:
+        return []
+    volume, lesions = variant
+    result = analyze_volume(volume, registry, seg_model_id=model_id, cls_model_id=None, threads=2)
+    voxel_ml = abs(float(np.linalg.det(volume.affine[:3, :3]))) / 1000.0
+    kept = [label for label in lesions if label.mask.any()]
+    _, findings = match_case(kept, result.findings, volume.array, volume.spacing, voxel_ml)
+    return [
+        Sample(patient, case.variant, result.finding_features[f.id], f.status.value == "hit", f.status.value == "false")
+        for f in findings
+    ]
+
+
+def _matrix(samples: list[Sample]) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray([[s.features[name] for name in CANDIDATE_FEATURES] for s in samples], dtype=np.float64)
+    y = np.asarray([s.positive for s in samples], dtype=np.float64)
+    return x, y
+
+
+def fit(samples: list[Sample]) -> tuple[dict[str, float], float]:
+    """Raw-feature weights and bias of an L2 logistic regression (Newton's method, standardised)."""
+    usable = [s for s in samples if s.positive or s.false]
+    x, y = _matrix(usable)
+    mean, std = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-6)
+    z = np.hstack([np.ones((len(x), 1)), (x - mean) / std])
+    w = np.zeros(z.shape[1])
+    penalty = np.diag([0.0] + [L2] * (z.shape[1] - 1))
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-z @ w))
+        grad = z.T @ (p - y) + penalty @ w
+        hess = z.T @ (z * (p * (1 - p))[:, None]) + penalty + 1e-9 * np.eye(len(w))
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    raw = w[1:] / std
+    bias = float(w[0] - (raw * mean).sum())
+    return {name: float(v) for name, v in zip(CANDIDATE_FEATURES, raw, strict=True)}, bias
+
+
+def score(samples: list[Sample], weights: dict[str, float], bias: float) -> np.ndarray:
+    x, _ = _matrix(samples)
+    return 1.0 / (1.0 + np.exp(-(x @ np.asarray([weights[n] for n in CANDIDATE_FEATURES]) + bias)))
+
+
+def operating_point(samples: list[Sample], scores: np.ndarray, scans: int) -> float:
+    """The lowest score threshold keeping false findings at or under the target per scan."""
+    false = np.sort(scores[[s.false for s in samples]])[::-1]
+    allowed = int(TARGET_FP_PER_SCAN * scans)
+    if len(false) <= allowed:
+        return 0.0
+    return float(false[allowed]) + 1e-6
+
+
+def leave_one_patient_out(samples: list[Sample]) -> dict[str, Any]:
+    """Per patient: weights fitted without it, its candidates scored, the fold's operating point."""
+    folds: dict[str, Any] = {}
+    for held in real_data.PATIENTS:
+        train = [s for s in samples if s.patient != held]
+        test = [s for s in samples if s.patient == held]
+        weights, bias = fit(train)
+        scans = len({(s.patient, s.variant) for s in train})
+        threshold = operating_point(train, score(train, weights, bias), scans)
+        folds[held] = {"weights": weights, "bias": bias, "min_score": threshold}
+        kept = score(test, weights, bias) >= threshold if test else np.zeros(0, bool)
+        log.info(
+            "score fold %s: keeps %d of %d hits, %d of %d false", held,
+            sum(k and s.positive for k, s in zip(kept, test, strict=True)), sum(s.positive for s in test),
+            sum(k and s.false for k, s in zip(kept, test, strict=True)), sum(s.false for s in test),
+        )  # fmt: skip
+    return folds
+
+
+def final(samples: list[Sample]) -> dict[str, Any]:
+    weights, bias = fit(samples)
+    scans = len({(s.patient, s.variant) for s in samples})
+    return {
+        "weights": weights,
+        "bias": bias,
+        "min_score": operating_point(samples, score(samples, weights, bias), scans),
+    }

@@ -1,0 +1,221 @@
+"""Model cards (Markdown) for the models trained on real chest CT."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from training import manifests
+
+NOT_A_DEVICE = "**Decision support only; not a medical device.**"
+
+
+def lopo_rows(summary: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per reference lesion per analysed scan variant, with the scan's false findings."""
+    rows = []
+    for cases in summary.values():
+        for case in cases:
+            base = {
+                "patient": case["folder"],
+                "vendor": case["manufacturer"] or "unknown",
+                "variant": case["variant"],
+                "slice_mm": round(case["slice_spacing_mm"], 1) if case["slice_spacing_mm"] else None,
+                "status": case["status"],
+                "false_findings": sum(f["status"] == "false" for f in case["findings"]),
+            }
+            if case["status"] != "analysed":
+                rows.append({**base, "lesion": None, "message": case["message"]})
+                continue
+            for lesion in case["lesions"]:
+                rows.append(
+                    {
+                        **base,
+                        "lesion": lesion["name"],
+                        "lesion_ml": round(lesion["volume_ml"], 1),
+                        "shape": lesion["shape"],
+                        "hit": lesion["hit"],
+                        "dice": _r(lesion["dice"]),
+                        "volume_error_pct": _r(lesion["volume_error_pct"], 0),
+                        "box_coverage": _r(lesion["box_coverage"]),
+                    }
+                )
+    return rows
+
+
+def _r(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _cell(row: dict[str, Any]) -> str:
+    if row.get("lesion") is None:
+        return f"not analysed: {row.get('message', '')}"
+    if not row["hit"]:
+        return "**missed**"
+    if row["shape"] == "box":
+        return f"found; covers {row['box_coverage']:.0%} of the boxed voxels > -100 HU"
+    return f"found; Dice {row['dice']:.2f}, volume error {row['volume_error_pct']:+.0f} %"
+
+
+def results_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| patient (vendor) | slices | reference lesion | result | false findings on the scan |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lesion = f"{r['lesion']} ({r['lesion_ml']} mL)" if r.get("lesion") else "-"
+        lines.append(
+            f"| {r['patient']} ({r['vendor']}) | {r['slice_mm']} mm | {lesion} | {_cell(r)} | {r['false_findings']} |"
+        )
+    return lines
+
+
+def seg_limitations(metrics: dict[str, Any]) -> list[str]:
+    return [
+        "Trained and validated on four real patients only (three vendors' images, 3 and 5 mm slices, plus "
+        "versions averaged to 6-10 mm); leave-one-patient-out figures on four patients are an indication, not "
+        "a performance claim. Validate locally before clinical use.",
+        "Decision support only; not a medical device. Every finding must be reviewed by a radiologist.",
+        "Adult chest CT only; not for paediatric, post-surgical or heavily artefacted scans.",
+        "Non-commercial licence (CC BY-NC 3.0), inherited from the NSCLC-Radiomics training scans.",
+        "Finds lung tumours and nodules; it does not look for lymph nodes: the supraclavicular GTV-2 and "
+        "subcarinal GTV-3 nodes of LUNG1-003 are outside the lungs and are not found (lymph-node detection "
+        "needs contrast-enhanced CT and far more examples than the one patient here).",
+        "Slice thicknesses from 1 to 10 mm are accepted. Real-scan validation covers 3, 5 and 8-10 mm "
+        "(averaged) slices; 1-2.5 mm slices are block-averaged to the 2.5 mm model grid, so they reach the "
+        "network like 2.5 mm slices, but no real thin-slice scan was available to check this.",
+        "Findings at the hilum, the aorta, the oesophagus and the heart border are the commonest false "
+        "findings; a lung-region rule drops findings mostly outside the lungs, which can also drop a mass "
+        "lying mostly in the mediastinum.",
+        "Small nodules (< 6 mm) are below the minimum finding volume (0.2 mL) and are not reported.",
+    ]
+
+
+def cls_limitations() -> list[str]:
+    return [
+        "Validated on real solid tumours only (the GTVs of three patients); there is no real sub-solid "
+        "lesion in the corpus, so 'subsolid' is validated on simulated lesions only and the app says so.",
+        "Classes are defined by density (solid vs part-solid or ground-glass), not by pathology; it says "
+        "nothing about malignancy.",
+        "Decision support only; not a medical device. Non-commercial licence (CC BY-NC 3.0).",
+        "The crop is 40 x 48 x 48 mm around the finding centre; for larger masses only the centre is seen.",
+    ]
+
+
+def _header(m: dict[str, Any]) -> list[str]:
+    return [
+        f"# {m['id']} {m['version']}",
+        "",
+        f"{NOT_A_DEVICE} Licence: {m['licence']}.",
+        "",
+        "## Intended use",
+        m["intended_use"],
+        "",
+        f"- Modality / body part: {m['modality']} / {m['body_part']}",
+        f"- Accepted input: slice spacing {m['acceptable_ranges']['slice_thickness_mm']} mm, pixel spacing "
+        f"{m['acceptable_ranges']['pixel_spacing_mm']} mm",
+        f"- Model grid: {m['input']['spacing_mm']} mm (z, y, x), axial LPS, HU clipped to {m['input']['clip_hu']} "
+        "and scaled to [0, 1]; finer scans are block-averaged onto it first",
+        "",
+    ]
+
+
+def _provenance(m: dict[str, Any], cfg: dict[str, Any], metrics: dict[str, Any]) -> list[str]:
+    seconds = metrics.get("stage_seconds", {})
+    minutes = sum(seconds.values()) / 60 if seconds else None
+    return [
+        "## Training and provenance",
+        f"- Reproduce: `python -m training.build_models` (CPU, fixed seeds); configuration `{json.dumps(cfg)}`",
+        f"- Build time on 2 CPU cores: {minutes:.0f} min in all ({json.dumps(seconds)} s per stage)"
+        if minutes
+        else "- Build time: not recorded",
+        f"- Commit: `{m['provenance']['git_commit']}`",
+        f"- Data: {m['provenance']['data']}",
+        f"- Patients and licences: {manifests.patients_text()}",
+        "",
+    ]
+
+
+def seg_card(m: dict[str, Any], metrics: dict[str, Any], cfg: dict[str, Any]) -> str:
+    seg = metrics.get("seg", {})
+    lines = [
+        *_header(m),
+        "## Model",
+        f"A 2.5D U-Net (5 levels, {cfg['seg_base_width']}-{cfg['seg_base_width'] * 16} channels): each axial "
+        f"slice of the model grid is segmented from itself and its neighbours at {m['input']['slice_offsets']} "
+        "slices (+-5 mm in detail, +-10 and +-20 mm to tell tubes from blobs), in a lung and a mediastinal "
+        "window. Probabilities are thresholded at "
+        f"{m['output']['threshold']}; components smaller than {m['postprocess']['min_volume_ml']} mL or with "
+        f"less than {m['postprocess']['min_fraction_in_lung_region']:.0%} of their voxels in the lung region "
+        "(per-lung hull, dilated "
+        f"{m['postprocess']['lung_margin_mm']} mm) are dropped; the rest are mapped back to the scan's grid "
+        "and measured.",
+        "",
+    ]
+    if seg.get("real_leave_one_patient_out"):
+        lines += [
+            "## Real patients, leave-one-patient-out",
+            "Each patient's figures come from a model trained on the other three only, run through the app's "
+            "own pipeline (`meddiag_desktop.validation`, as `meddiag-desktop validate`). '8 mm' rows are the "
+            "same scans with slices averaged (3 mm x 3 = 9 mm; 5 mm x 2 = 10 mm). A lesion is found when a "
+            "finding reaches Dice >= 0.1 with it (boxes: covers >= 10 % of the boxed voxels > -100 HU) or has "
+            "its centre in it; false findings share no voxel with any reference lesion.",
+            "",
+            *results_table(seg["real_leave_one_patient_out"]),
+            "",
+        ]
+    if seg.get("real_classical_baseline"):
+        lines += [
+            "## Classical baseline on the same scans",
+            "Lung mask + soft-tissue components (no learning), through the same validation:",
+            "",
+            *results_table(seg["real_classical_baseline"]),
+            "",
+        ]
+    syn = seg.get("heldout_synthetic")
+    if syn:
+        a, b = syn["model"], syn["baseline"]
+        lines += [
+            "## Held-out synthetic phantoms",
+            f"{a['scans']} phantom scans never seen in training ({syn['lesion_free_scans']} without lesions), "
+            f"2.5-5 mm slices, {a['lesions']} simulated lesions:",
+            "",
+            "| metric | this model | classical baseline |",
+            "|---|---|---|",
+            *[f"| {k} | {a[k]} | {b[k]} |" for k in a if k not in ("scans", "lesions")],
+            "",
+        ]
+    export = metrics.get("export", {}).get(m["id"])
+    if export:
+        lines += [
+            "## Export check",
+            f"ONNX (opset 18) vs PyTorch on real-CT inputs {export['inputs_checked']}: max difference "
+            f"{export['max_abs_diff_vs_torch']:.1e}; {export['size_bytes'] / 1e6:.1f} MB.",
+            "",
+        ]
+    lines += ["## Limitations", *[f"- {x}" for x in m["limitations"]], ""]
+    return "\n".join(lines + _provenance(m, cfg, metrics))
+
+
+def cls_card(m: dict[str, Any], metrics: dict[str, Any], cfg: dict[str, Any]) -> str:
+    cls = metrics.get("cls", {})
+    lines = [
+        *_header(m),
+        "## Model",
+        f"A small 3D CNN over a {m['crop']['size_vox']} voxel crop at {m['crop']['spacing_mm']} mm centred on a "
+        "finding; solid vs sub-solid (part-solid or ground-glass), logits divided by the temperature "
+        f"{m['output']['temperature']:.3f} (fitted on held-out simulated lesions). Trained on simulated lesions "
+        "inserted into the real lungs of the four corpus patients, plus crops of their real tumours (solid).",
+        "",
+        "## Validation",
+        "- **Real tumours (all solid), leave-one-patient-out** (crops around each tumour centre, classified by a "
+        "model that never saw that patient): "
+        f"`{json.dumps(cls.get('real_tumours_leave_one_patient_out', {}))}`",
+        f"- **Held-out simulated lesions**: `{json.dumps(cls.get('heldout_synthetic', {}))}`",
+        "- **Not validated on real sub-solid lesions** (none in the corpus): the app marks the class "
+        "'not validated on real scans' when it says sub-solid.",
+        "",
+        "## Limitations",
+        *[f"- {x}" for x in m["limitations"]],
+        "",
+    ]
+    return "\n".join(lines + _provenance(m, cfg, metrics))

@@ -1,0 +1,129 @@
+"""Manifests of the lesion models trained on real chest CT (schema version 1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from training import real_data
+from training.export25d import OVERLAP, PATCH
+from training.net25d import CLIP_HU, OFFSETS
+
+SEG_ID, CLS_ID = "lung-nodule-seg", "lung-lesion-cls"
+VERSION = "2.0.0"
+SPACING = (2.5, 1.5, 1.5)
+CLS_CROP = (16, 32, 32)
+
+LICENCE = (
+    "CC BY-NC 3.0 (non-commercial use only), inherited from its training data: TCIA NSCLC-Radiomics "
+    "LUNG1-001..003 (CC BY-NC 3.0; Aerts H.J.W.L. et al., Nat. Commun. 5:4006, 2014; "
+    "doi:10.7937/K9/TCIA.2015.PF0M9REI) and TCIA Lung-PET-CT-Dx A0001 (CC BY 4.0; Li P. et al., "
+    "TCIA 2020, doi:10.7937/TCIA.2020.NNC20461)"
+)
+
+DATA_TEXT = (
+    "Four real chest CTs: TCIA NSCLC-Radiomics LUNG1-001 (Siemens), LUNG1-002 and LUNG1-003 (CMS XiO "
+    "export), 3 mm, with radiation-oncology GTV contours as the lesions (the neck and subcarinal nodes "
+    "GTV-2/GTV-3 of LUNG1-003 ignored), and TCIA Lung-PET-CT-Dx A0001 (Philips, 5 mm; its boxed tumour "
+    "region ignored, the rest background); each also averaged to 6 and 9 mm slices. Simulated lesions "
+    "(solid, part-solid, ground-glass; 5-80 mm; free or attached to pleura, hilum, mediastinum) are "
+    "inserted into the real lungs on the fly; slice thickness, kernel, noise, calibration and zoom are "
+    "randomised."
+)
+
+INTENDED_USE = (
+    "Highlights candidate lung tumours and nodules on adult chest CT for a radiologist to review; "
+    "outputs a lesion probability map and measured findings. Decision support only; not a medical device."
+)
+
+_LABEL = {
+    "value": 1,
+    "name": "lung lesion",
+    "snomed_code": "52988006",
+    "snomed_scheme": "SCT",
+    "snomed_meaning": "Lesion",
+}
+
+
+def seg_manifest(
+    model_id: str,
+    *,
+    threshold: float,
+    slice_range_mm: tuple[float, float],
+    metrics: dict[str, Any],
+    limitations: list[str],
+    git_commit: str,
+    postprocess: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "schema_version": 1,
+        "id": model_id,
+        "version": VERSION,
+        "task": "segmentation",
+        "files": {},
+        "modality": "CT",
+        "body_part": "CHEST",
+        "intended_use": INTENDED_USE,
+        "licence": LICENCE,
+        "acceptable_ranges": {
+            "slice_thickness_mm": list(slice_range_mm),
+            "pixel_spacing_mm": [0.5, 1.0],
+            "kvp": None,
+        },
+        "input": {
+            "spacing_mm": list(SPACING),
+            "orientation": "axial LPS",
+            "clip_hu": list(CLIP_HU),
+            "normalisation": {"type": "window_to_unit"},
+            "patch_size": list(PATCH),
+            "overlap": list(OVERLAP),
+            "channels": ["ct"],
+            "layout": "NSHW",
+            "slice_offsets": list(OFFSETS),
+            "input_name": "ct",
+            "output_name": "logits",
+        },
+        "output": {"activation": "sigmoid", "labels": [_LABEL], "threshold": threshold, "temperature": 1.0},
+        "postprocess": postprocess,
+        "provenance": {"training_script": "training/build_models.py", "git_commit": git_commit, "data": DATA_TEXT},
+        "metrics": metrics,
+        "limitations": limitations,
+    }
+
+
+def cls_manifest(
+    *, temperature: float, metrics: dict[str, Any], limitations: list[str], git_commit: str
+) -> dict[str, Any]:
+    m = seg_manifest(
+        CLS_ID, threshold=0.5, slice_range_mm=(1.0, 10.0), metrics=metrics, limitations=limitations,
+        git_commit=git_commit, postprocess={},
+    )  # fmt: skip
+    del m["postprocess"]
+    m["task"] = "classification"
+    m["intended_use"] = (
+        "Describes the density of a lung finding as solid or sub-solid (part-solid or ground-glass) with "
+        "calibrated probabilities and an occlusion map. Validated on real solid tumours only; sub-solid is "
+        "validated on simulated lesions only. Decision support only; not a medical device."
+    )
+    m["crop"] = {"spacing_mm": list(SPACING), "size_vox": list(CLS_CROP)}
+    m["input"] = dict(m["input"], patch_size=list(CLS_CROP), overlap=0.0, layout="NCDHW")
+    del m["input"]["slice_offsets"]
+    m["output"] = {
+        "activation": "softmax",
+        "labels": [
+            {"value": 0, "name": "solid", "snomed_code": None, "snomed_scheme": "SCT", "snomed_meaning": None},
+            {
+                "value": 1,
+                "name": "subsolid (not validated on real scans)",
+                "snomed_code": None,
+                "snomed_scheme": "SCT",
+                "snomed_meaning": None,
+            },
+        ],
+        "threshold": 0.5,
+        "temperature": temperature,
+    }
+    return m
+
+
+def patients_text() -> str:
+    return ", ".join(f"{p} ({real_data.LICENCES[p]})" for p in real_data.PATIENTS)

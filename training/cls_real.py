@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812
 
 from training import lesions
-from training.nets import CropClassifier
 from training.seg25d import components, normalise
+from training.train import train_classifier
 
 if TYPE_CHECKING:
+    from training.nets import CropClassifier
     from training.real_data import GridCase
 
 log = logging.getLogger(__name__)
@@ -95,30 +95,6 @@ def crop_set(
     x = np.stack([normalise(c) for c, _ in items])[:, None]
     y = np.asarray([label for _, label in items], dtype=np.int64)
     return x.astype(np.float32), y
-
-
-def train_classifier(x: np.ndarray, y: np.ndarray, epochs: int, seed: int) -> CropClassifier:
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    model = CropClassifier(n_classes=2)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    for epoch in range(epochs):
-        model.train()
-        order = rng.permutation(len(x))
-        total = 0.0
-        for i in range(0, len(order), 32):
-            idx = torch.from_numpy(order[i : i + 32])
-            xb = xt[idx]
-            if rng.uniform() < 0.5:
-                xb = torch.flip(xb, dims=[4])
-            loss = F.cross_entropy(model(xb), yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss) * len(idx)
-        log.info("classifier epoch %d loss %.4f", epoch, total / len(x))
-    return model.eval()
 
 
 @torch.no_grad()

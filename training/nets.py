@@ -1,4 +1,4 @@
-"""Small 3D networks: a U-Net for lesion segmentation and a CNN for crop classification."""
+"""The crop classifier: a small 3D CNN (the segmenter is the 2.5D U-Net in ``net25d``)."""
 
 from __future__ import annotations
 
@@ -15,41 +15,6 @@ def _block(cin: int, cout: int) -> nn.Sequential:
         nn.BatchNorm3d(cout),
         nn.LeakyReLU(0.1, inplace=True),
     )
-
-
-class UNet3D(nn.Module):
-    """Anisotropic 3D U-Net: first pooling in-plane only (thick slices), then isotropic.
-
-    Input ``(N, 1, D, H, W)`` with ``D % 4 == 0`` and ``H, W % 8 == 0``; output logits
-    ``(N, 1, D, H, W)``.
-    """
-
-    def __init__(self, base: int = 8) -> None:
-        super().__init__()
-        c0, c1, c2, c3 = base, base * 2, base * 4, base * 8
-        self.enc0 = _block(1, c0)
-        self.enc1 = _block(c0, c1)
-        self.enc2 = _block(c1, c2)
-        self.enc3 = _block(c2, c3)
-        self.pool_xy = nn.MaxPool3d((1, 2, 2))
-        self.pool = nn.MaxPool3d(2)
-        self.up3 = nn.ConvTranspose3d(c3, c2, 2, stride=2)
-        self.dec2 = _block(c2 * 2, c2)
-        self.up2 = nn.ConvTranspose3d(c2, c1, 2, stride=2)
-        self.dec1 = _block(c1 * 2, c1)
-        self.up1 = nn.ConvTranspose3d(c1, c0, (1, 2, 2), stride=(1, 2, 2))
-        self.dec0 = _block(c0 * 2, c0)
-        self.head = nn.Conv3d(c0, 1, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        e0 = self.enc0(x)
-        e1 = self.enc1(self.pool_xy(e0))
-        e2 = self.enc2(self.pool(e1))
-        e3 = self.enc3(self.pool(e2))
-        d2 = self.dec2(torch.cat([self.up3(e3), e2], 1))
-        d1 = self.dec1(torch.cat([self.up2(d2), e1], 1))
-        d0 = self.dec0(torch.cat([self.up1(d1), e0], 1))
-        return self.head(d0)
 
 
 class CropClassifier(nn.Module):

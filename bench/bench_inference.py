@@ -99,14 +99,16 @@ def bench_torch(session: ModelSession, work: Path, threads: int, repeats: int) -
     try:
         import torch
 
-        from training.net25d import OFFSETS, UNet2D
+        from training.net25d import OFFSETS, Ensemble, UNet2D
     except ImportError:
         return None
     if not (work / "seg.pt").exists():
         return None
     torch.set_num_threads(threads)
-    model = UNet2D()
-    model.load_state_dict(torch.load(work / "seg.pt", weights_only=True))
+    state = torch.load(work / "seg.pt", weights_only=True)
+    members = len({key.split(".")[1] for key in state if key.startswith("members.")})
+    model = Ensemble([UNet2D() for _ in range(members)])
+    model.load_state_dict(state)
     model.eval()
     rng = np.random.default_rng(0)
     batch = session.manifest.input.patch_size[0]

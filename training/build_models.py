@@ -36,7 +36,8 @@ SEED = 20261130
 CONFIG = {
     "seed": SEED,
     "spacing_mm": [2.5, 1.5, 1.5],
-    "seg_steps": 1500,
+    "seg_members": 2,
+    "seg_steps": 800,
     "seg_batch": 12,
     "seg_base_width": 16,
     "thick_training_mm": [6.0, 9.0],

@@ -11,7 +11,7 @@ import torch
 
 from training import cls_real, lopo, manifests, real_data, seg25d
 from training.export25d import export_segmenter
-from training.net25d import UNet2D
+from training.net25d import Ensemble, UNet2D
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -29,7 +29,7 @@ POSTPROCESS = {
     "min_fraction_in_lung_region": 0.5,
     "min_volume_ml": 0.2,
 }
-THRESHOLD = 0.5
+THRESHOLD = 0.4  # on the mean of the ensemble: keeps what one member is sure of and the other half-sees
 SLICE_RANGE_MM = (1.0, 10.0)
 
 
@@ -43,16 +43,26 @@ def stage_cache(work: Path, cfg: dict[str, Any]) -> None:
         log.info("%s %s: %s, lesion %d voxels", case.name, case.variant, case.hu.shape, int(case.lesion.sum()))
 
 
-def _train_segmenter(work: Path, cfg: dict[str, Any], names: tuple[str, ...], seed: int) -> UNet2D:
+def _train_segmenter(work: Path, cfg: dict[str, Any], names: tuple[str, ...], seed: int) -> Ensemble:
+    """``seg_members`` U-Nets from consecutive seeds on the named patients, averaged."""
     cases = _cases(work, cfg, names)
-    return seg25d.train(cases, cfg["seg_steps"], cfg["seg_batch"], seed, base=cfg["seg_base_width"])
+    members = [
+        seg25d.train(cases, cfg["seg_steps"], cfg["seg_batch"], seed + i, base=cfg["seg_base_width"])
+        for i in range(cfg["seg_members"])
+    ]
+    return Ensemble(members)
+
+
+def new_segmenter(cfg: dict[str, Any]) -> Ensemble:
+    """An untrained segmenter of the configured shape (to load saved weights into)."""
+    return Ensemble([UNet2D(base=cfg["seg_base_width"]) for _ in range(cfg["seg_members"])])
 
 
 def _sample_hu(work: Path, cfg: dict[str, Any]) -> np.ndarray:
     return _cases(work, cfg, (real_data.NSCLC[0],))[0].hu
 
 
-def install_segmenter(model: UNet2D, folder: Path, model_id: str, sample_hu: np.ndarray, card: str) -> dict[str, Any]:
+def install_segmenter(model: Ensemble, folder: Path, model_id: str, sample_hu: np.ndarray, card: str) -> dict[str, Any]:
     """Export ``model`` into ``folder/model_id`` with a manifest the app's registry accepts."""
     target = folder / model_id
     target.mkdir(parents=True, exist_ok=True)
@@ -99,14 +109,14 @@ def git_commit() -> str:
 def stage_lopo(work: Path, cfg: dict[str, Any]) -> None:
     sample = _sample_hu(work, cfg)
 
-    def train_fold(names: tuple[str, ...], held: str) -> UNet2D:
+    def train_fold(names: tuple[str, ...], held: str) -> Ensemble:
         log.info("fold without %s: training on %s", held, ", ".join(names))
         return _train_segmenter(work, cfg, names, cfg["seed"])
 
-    def install(model: UNet2D, folder: Path, model_id: str) -> None:
+    def install(model: Ensemble, folder: Path, model_id: str) -> None:
         install_segmenter(model, folder, model_id, sample, f"# {model_id}\nLeave-one-patient-out fold model.\n")
 
-    lopo.run_folds(work, train_fold, install)
+    lopo.run_folds(work, train_fold, install, lambda: new_segmenter(cfg))
 
 
 def stage_score(work: Path, cfg: dict[str, Any]) -> None:
@@ -155,7 +165,7 @@ def stage_export(work: Path, cfg: dict[str, Any]) -> None:
     from training.nets import CropClassifier
     from training.package import _export
 
-    seg = UNet2D(base=cfg["seg_base_width"])
+    seg = new_segmenter(cfg)
     seg.load_state_dict(torch.load(work / "seg.pt", weights_only=True))
     checks = {manifests.SEG_ID: export_segmenter(seg, work / "seg.onnx", _sample_hu(work, cfg))}
     cls = CropClassifier(n_classes=2)

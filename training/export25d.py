@@ -10,7 +10,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from training.net25d import OFFSETS, UNet2D
+from training.net25d import OFFSETS
 from training.seg25d import normalise
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def slice_batch(hu: np.ndarray, size: int = 160, batch: int = 2) -> np.ndarray:
     return normalise(block)
 
 
-def export_segmenter(model: UNet2D, path: Path, sample_hu: np.ndarray) -> dict[str, Any]:
+def export_segmenter(model: torch.nn.Module, path: Path, sample_hu: np.ndarray) -> dict[str, Any]:
     """Write ``path`` (single-file ONNX, opset 18, dynamic batch/height/width); check vs torch."""
     model = model.eval()
     x = torch.from_numpy(slice_batch(sample_hu))

@@ -28,9 +28,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
+    from torch.nn import Module
+
     from meddiag_desktop.validation.results import ValidationReport
     from meddiag_desktop.validation.runner import Analyser
-    from training.net25d import UNet2D
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,9 @@ def validate_model(
 
 def run_folds(
     work: Path,
-    train_fold: Callable[[tuple[str, ...], str], UNet2D],
-    install: Callable[[UNet2D, Path, str], None],
+    train_fold: Callable[[tuple[str, ...], str], Module],
+    install: Callable[[Module, Path, str], None],
+    new_model: Callable[[], Module],
 ) -> dict[str, Any]:
     """Train (or reuse) each fold's model, install it, validate it on its held-out patient."""
     summary: dict[str, Any] = {}
@@ -81,9 +83,7 @@ def run_folds(
             torch.save(model.state_dict(), weights)
             (fold / "train_seconds.txt").write_text(f"{time.time() - t0:.0f}\n")
         if not (fold / "models" / model_id / "manifest.json").exists():
-            from training.net25d import UNet2D
-
-            model = UNet2D()
+            model = new_model()
             model.load_state_dict(torch.load(weights, weights_only=True))
             install(model.eval(), fold / "models", model_id)
         report = validate_model((held,), fold / "models", model_id, fold / "validation", work / "lopo_index.sqlite")

@@ -2,10 +2,8 @@
 
 On two CPU cores a 2D network sees about four times more context per second of training than
 a 3D one of the same width (measured: 0.49 vs 0.14 M output voxels/s), and real-scan training
-data is scarce, so context and augmentation matter more than 3D kernels. The exported graph
-still honours the runtime's 3D contract, ``(N, 1, D, H, W)`` in and out: it builds the
-neighbour channels itself (edge slices repeat the nearest slice), so the app's sliding window
-and every check around it stay as they are.
+data is scarce, so context and augmentation matter more than 3D kernels. The app feeds it one
+slice per batch item with the neighbour slices as channels (manifest layout ``NSHW``).
 """
 
 from __future__ import annotations
@@ -65,24 +63,20 @@ class UNet2D(nn.Module):
         return self.head(x)
 
 
-def neighbour_stack(volume: torch.Tensor) -> torch.Tensor:
-    """``(N, 1, D, H, W)`` -> ``(N * D, len(OFFSETS), H, W)``, edge slices repeated."""
-    n, _, d, h, w = volume.shape
-    index = torch.arange(d).unsqueeze(1) + torch.tensor(OFFSETS).unsqueeze(0)
-    index = index.clamp(0, d - 1)  # (D, K)
-    v = volume[:, 0]  # (N, D, H, W)
-    stacked = v[:, index.reshape(-1)].reshape(n, d, len(OFFSETS), h, w)
-    return stacked.reshape(n * d, len(OFFSETS), h, w)
+class Ensemble(nn.Module):
+    """Several U-Nets trained alike from different seeds; their probabilities are averaged.
 
+    With four real patients, two trainings that differ only in their seed can disagree a lot on a
+    real tumour (measured leave-one-patient-out on LUNG1-001: Dice 0.78 vs 0.25 for the two seeds);
+    averaging them is steadier and drops false findings that only one of them makes. The output
+    stays a logit, so the app's sigmoid returns the mean probability.
+    """
 
-class VolumeWrapper(nn.Module):
-    """The exported graph: a 3D patch in, a 3D logit patch out, 2.5D inside."""
-
-    def __init__(self, net: UNet2D) -> None:
+    def __init__(self, members: list[UNet2D]) -> None:
         super().__init__()
-        self.net = net
+        self.members = nn.ModuleList(members)
 
-    def forward(self, volume: torch.Tensor) -> torch.Tensor:
-        n, _, d, h, w = volume.shape
-        logits = self.net(neighbour_stack(volume))
-        return logits.reshape(n, 1, d, h, w)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        prob = torch.stack([torch.sigmoid(m(x)) for m in self.members]).mean(dim=0)
+        prob = prob.clamp(1e-6, 1.0 - 1e-6)
+        return torch.log(prob) - torch.log1p(-prob)

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 from training import cards25d  # noqa: E402
 from training.export25d import export_segmenter  # noqa: E402
-from training.net25d import OFFSETS, UNet2D, soft_tissue_window  # noqa: E402
+from training.net25d import OFFSETS, Ensemble, UNet2D, soft_tissue_window  # noqa: E402
 from training.seg25d import normalise, predict_grid  # noqa: E402
 
 
@@ -28,11 +28,21 @@ def test_unet2d_keeps_slice_shape_and_adds_a_mediastinal_window() -> None:
 @pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning", "ignore::UserWarning")
 def test_export_takes_any_batch_and_slice_size(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    model = UNet2D(base=4)
+    model = Ensemble([UNet2D(base=4), UNet2D(base=4)])
     hu = np.random.default_rng(0).normal(-500, 300, (20, 240, 240)).astype(np.float32)
     check = export_segmenter(model, tmp_path / "seg.onnx", hu)
     assert check["max_abs_diff_vs_torch"] < 1e-4
     assert check["inputs_checked"][0][0] != check["inputs_checked"][1][0]  # two batch sizes, two slice sizes
+
+
+def test_ensemble_averages_member_probabilities() -> None:
+    torch.manual_seed(0)
+    a, b = UNet2D(base=4).eval(), UNet2D(base=4).eval()
+    x = torch.rand(1, len(OFFSETS), 32, 32)
+    with torch.no_grad():
+        expected = (torch.sigmoid(a(x)) + torch.sigmoid(b(x))) / 2
+        got = torch.sigmoid(Ensemble([a, b]).eval()(x))
+    assert torch.allclose(got, expected, atol=1e-5)
 
 
 def test_grid_prediction_covers_every_slice() -> None:

@@ -89,3 +89,37 @@ def test_cancel_stops_between_windows() -> None:
 
     with pytest.raises(Cancelled):
         sliding_window(np.zeros((16, 32, 32), np.float32), (8, 16, 16), (0.0, 0.0, 0.0), run, 0.0, cancel=token)
+
+
+def test_antialias_averages_whole_blocks_and_keeps_positions() -> None:
+    from meddiag_desktop.inference.resample import antialias, block_factors
+
+    assert block_factors((1.0, 0.7, 0.98), (2.5, 1.5, 1.5)) == (2, 2, 1)
+    assert block_factors((3.0, 1.5, 1.5), (2.5, 1.5, 1.5)) == (1, 1, 1)
+    array = np.arange(5 * 4 * 3, dtype=np.float32).reshape(5, 4, 3)
+    affine = np.zeros((4, 4))
+    affine[3, 3] = 1.0
+    affine[0, 2], affine[1, 1], affine[2, 0] = 0.98, 0.7, 1.0  # x along columns, y rows, z slices
+    out, new = antialias(array, affine, (2.5, 1.5, 1.5))
+    assert out.shape == (2, 2, 3)  # the fifth slice does not fill a block
+    np.testing.assert_allclose(out[0, 0], array[0:2, 0:2].mean(axis=(0, 1)))
+    # the first block mean sits at the centre of its 2 x 2 source voxels
+    np.testing.assert_allclose(new[:3, 3], affine[:3, 3] + 0.5 * affine[:3, 0] + 0.5 * affine[:3, 1])
+    np.testing.assert_allclose(np.linalg.norm(new[:3, :3], axis=0), [2.0, 1.4, 0.98])
+    same, same_affine = antialias(array, affine, (1.0, 0.7, 0.98))
+    assert same is array and same_affine is affine
+
+
+def test_to_grid_in_slabs_equals_one_pass() -> None:
+    from meddiag_desktop.inference.resample import covering_grid, to_grid
+
+    rng = np.random.default_rng(3)
+    array = rng.normal(0, 100, (23, 30, 28)).astype(np.float32)
+    affine = np.zeros((4, 4))
+    affine[3, 3] = 1.0
+    affine[0, 2], affine[1, 1], affine[2, 0] = 0.8, 0.8, 1.25
+    affine[0, 0] = 0.2  # a gantry-tilt shear: slices step sideways
+    grid = covering_grid(affine, array.shape, (2.5, 1.5, 1.5))
+    one = to_grid(array, affine, grid, fill=-1024.0, slab=10_000)
+    slabs = to_grid(array, affine, grid, fill=-1024.0, slab=3)
+    np.testing.assert_allclose(slabs, one, atol=1e-4)

@@ -93,12 +93,17 @@ def _run(mode: str, threads: int) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--child", choices=("baseline", "analyze"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("build", "baseline", "analyze"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child == "build":
+        _saved_volume()
+        return 0
     if args.child:
         child(args.child, args.threads)
         return 0
-    _saved_volume()
+    # Linux keeps ru_maxrss across fork + exec: a child would inherit the peak of a big parent,
+    # so even building the volume happens in a child, and this parent stays small.
+    subprocess.run([sys.executable, __file__, "--child", "build"], check=True)
     base = _run("baseline", args.threads)
     run = _run("analyze", args.threads)
     vol = run["volume_mb"]

@@ -35,9 +35,10 @@ def normalise(hu: NDArray[np.float32], spec: InputSpec) -> NDArray[np.float32]:
 
 def pixel_sha256(volume: Volume) -> str:
     """sha256 over dtype, shape and C-order bytes of the voxel array (for the audit trail)."""
-    arr = np.ascontiguousarray(volume.array)
+    arr = volume.array
     digest = hashlib.sha256(f"{arr.dtype.str}{arr.shape}".encode())
-    digest.update(arr.tobytes())
+    for z in range(arr.shape[0]):  # slice by slice: ``tobytes()`` of the whole volume would copy it
+        digest.update(np.ascontiguousarray(arr[z]).data)
     return digest.hexdigest()
 
 

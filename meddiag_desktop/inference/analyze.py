@@ -152,9 +152,10 @@ def _grid_maps(prep: ModelInput, prob: NDArray[np.float32], manifest: ModelManif
     post = manifest.postprocess
     if post is None or not post.lung_mask:
         return GridMaps(prep.grid, prob, prep.hu, None, None)
-    lungs = lungs_of(prep.hu, prep.grid.spacing, prep.body)
-    region = lung_region(lungs, prep.grid.spacing, post.lung_margin_mm)
-    return GridMaps(prep.grid, prob, prep.hu, lungs.left | lungs.right, region)
+    slabs = prep.masks
+    lungs = lungs_of(slabs.hu, slabs.spacing, slabs.body)
+    region = slabs.expand(lung_region(lungs, slabs.spacing, post.lung_margin_mm))
+    return GridMaps(prep.grid, prob, prep.hu, slabs.expand(lungs.left | lungs.right), region)
 
 
 def _findings(

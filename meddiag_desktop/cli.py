@@ -18,11 +18,16 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from meddiag_desktop.core.records import SeriesRecord
+    from meddiag_desktop.core.volume import Volume
+    from meddiag_desktop.inference.analyze import AnalysisResult
     from meddiag_desktop.io.index import SeriesIndex
+    from meddiag_desktop.review.records import RunSummary
+    from meddiag_desktop.review.service import ReviewService
+    from meddiag_desktop.review.store import ReviewStore
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("scan", "info", "analyze", "validate", "audit")
+COMMANDS = ("scan", "info", "analyze", "export", "validate", "audit")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,6 +71,11 @@ def _command_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--series", help="Series Instance UID (or prefix); default: the largest CT series")
     analyze.add_argument("--json", type=Path, help="also write the findings and provenance as JSON")
     analyze.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: all cores)")
+    analyze.add_argument(
+        "--export-dir", type=Path, metavar="DIR",
+        help="also write the findings as DICOM SEG + TID 1500 SR (UNVERIFIED: not yet reviewed) into DIR",
+    )  # fmt: skip
+    _add_export_parser(sub)
     _add_validate_parser(sub)
     audit = sub.add_parser("audit", help="check or export the tamper-evident audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
@@ -73,6 +83,16 @@ def _command_parser() -> argparse.ArgumentParser:
     export = audit_sub.add_parser("export", help="write the audit log out")
     export.add_argument("--csv", type=Path, required=True, help="output CSV file")
     return parser
+
+
+def _add_export_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    export = sub.add_parser(
+        "export", help="write a stored review as DICOM SEG + TID 1500 SR (VERIFIED once signed off)"
+    )
+    which = export.add_mutually_exclusive_group(required=True)
+    which.add_argument("--review", type=int, metavar="ID", help="the review to export (see --list)")
+    which.add_argument("--list", action="store_true", help="list the stored reviews and their ids")
+    export.add_argument("dir", nargs="?", type=Path, help="output folder (default: meddiag-results/ beside the study)")
 
 
 def _add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -106,6 +126,8 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
             return _info(args.series, index)
         if args.command == "analyze":
             return _analyze(args, index, settings)
+        if args.command == "export":
+            return _export(args, index, settings)
         if args.command == "validate":
             return _validate(args, index, settings)
     raise MeddiagError(f"Unknown command {args.command}")
@@ -193,7 +215,72 @@ def _analyze(args: argparse.Namespace, index: SeriesIndex, settings: Settings) -
     if args.json:
         args.json.write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
         print(f"wrote {args.json}")
+    if args.export_dir:
+        _export_analysis(result, series, volume, index, settings, args.export_dir)
     return 0
+
+
+def _review_service(store: ReviewStore, settings: Settings) -> ReviewService:
+    from meddiag_desktop.review.audit import Actor
+    from meddiag_desktop.review.service import ReviewService
+
+    return ReviewService(store, Actor.current(settings.reviewer_display_name))
+
+
+def _export_analysis(
+    result: AnalysisResult, series: SeriesRecord, volume: Volume, index: SeriesIndex, settings: Settings, folder: Path
+) -> None:
+    from meddiag_desktop.cli_format import format_export
+    from meddiag_desktop.review.export import export_analysis
+    from meddiag_desktop.review.store import ReviewStore
+
+    if not result.findings:
+        print("No findings: there is nothing to export.")
+        return
+    with ReviewStore(settings.review_store_path) as store:
+        service = _review_service(store, settings)
+        written = export_analysis(service, result, series.study_instance_uid, index, volume, folder)
+    print(format_export(written, verified=False))
+
+
+def _export(args: argparse.Namespace, index: SeriesIndex, settings: Settings) -> int:
+    from meddiag_desktop.cli_format import format_export, format_reviews
+    from meddiag_desktop.io.export_common import default_export_dir
+    from meddiag_desktop.review.export import export_review
+    from meddiag_desktop.review.store import ReviewStore
+
+    with ReviewStore(settings.review_store_path) as store:
+        service = _review_service(store, settings)
+        if args.list:
+            print(format_reviews(service.reviews()))
+            return 0
+        state = service.restore(args.review)
+        volume = _volume_of_run(index, service.run_summary(state.run_id), settings)
+        folder = args.dir or default_export_dir(index, state.series_uid)
+        written = export_review(service, state, index, volume, folder)
+    print(format_export(written, verified=state.signoff is not None))
+    return 0
+
+
+def _volume_of_run(index: SeriesIndex, run: RunSummary, settings: Settings) -> Volume:
+    """The volume the AI run saw, recognised by its pixel hash (the masks are on its grid)."""
+    from meddiag_desktop.errors import ExportError, StudyIndexError
+    from meddiag_desktop.inference.preprocess import pixel_sha256
+    from meddiag_desktop.io.series_loader import load_series
+
+    try:
+        index.find_series(run.series_uid)
+    except StudyIndexError as exc:
+        raise ExportError(
+            f"Series {run.series_uid} is not in the study index; scan its folder first (meddiag-desktop scan PATH)."
+        ) from exc
+    for volume in load_series(index, run.series_uid, threads=settings.reader_threads):
+        if pixel_sha256(volume) == run.input_pixel_sha256:
+            return volume
+    raise ExportError(
+        f"The images of series {run.series_uid} differ from those the AI analysed (pixel hash), so the masks "
+        "would not fit them; nothing was exported."
+    )
 
 
 class _ProgressLine:

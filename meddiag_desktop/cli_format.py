@@ -9,9 +9,11 @@ import numpy as np
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from meddiag_desktop.core.export_model import ExportResult
     from meddiag_desktop.core.records import ScanProblem
     from meddiag_desktop.io.index import SeriesIndex
     from meddiag_desktop.io.series_loader import VolumePlan
+    from meddiag_desktop.review.records import ReviewSummary
 
 
 def format_series_table(index: SeriesIndex, root: str) -> str:
@@ -55,4 +57,29 @@ def format_plan(number: int, plan: VolumePlan) -> str:
         f"  frame of reference: {plan.frame_of_reference_uid or '-'}",
     ]
     lines += [f"  warning: {w.message}" for w in g.warnings] or ["  no geometry warnings"]
+    return "\n".join(lines)
+
+
+def format_reviews(reviews: Sequence[ReviewSummary]) -> str:
+    """The stored reviews, newest first, with their ids for ``export --review ID``."""
+    if not reviews:
+        return "No reviews are stored yet (a review starts when AI results are opened in the app)."
+    lines = [f"{'id':>4}  {'ver':>3}  {'created (UTC)':16}  {'status':44}  series UID"]
+    for r in reviews:
+        signed = f"signed {_minute(r.signed_utc)} by {r.signed_by}" if r.signed_utc else "open (not signed)"
+        lines.append(f"{r.review_id:>4}  {r.version:>3}  {_minute(r.created_utc):16}  {signed:44}  {r.series_uid}")
+    return "\n".join(lines)
+
+
+def _minute(iso_time: str | None) -> str:
+    return (iso_time or "")[:16].replace("T", " ")
+
+
+def format_export(result: ExportResult, *, verified: bool) -> str:
+    """The files an export wrote, and whether the report is verified."""
+    lines = [f"wrote {o.kind.value} {o.path}" for o in result.objects]
+    if verified:
+        lines.append("The report is VERIFIED (signed off).")
+    else:
+        lines.append("The report is UNVERIFIED: not signed off by a radiologist.")
     return "\n".join(lines)

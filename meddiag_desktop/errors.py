@@ -42,6 +42,10 @@ class InferenceError(MeddiagError):
     """A model could not be run on a series."""
 
 
+class ExportError(MeddiagError):
+    """Results cannot be exported as DICOM (source images missing, folder not writable, ...)."""
+
+
 class ReviewStateError(MeddiagError):
     """A review action is not allowed in the current review state."""
 

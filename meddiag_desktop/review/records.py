@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
+    from meddiag_desktop.inference.analyze import AnalysisResult
+
 _MEASURES = ("centroid_index", "centroid_lps", "bbox", "volume_ml", "long_axis_mm", "short_axis_mm", "mean_hu",
              "max_hu", "mean_prob", "max_prob", "class_probabilities", "label", "origin")  # fmt: skip
 
@@ -29,6 +31,42 @@ class AiRun:
     provenance: dict[str, Any]
     findings: tuple[Finding, ...]
     maps: dict[str, NDArray[np.floating]] = field(default_factory=dict)  # e.g. probability, saliency
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A stored AI run without its findings and maps."""
+
+    run_id: str
+    series_uid: str
+    study_uid: str
+    created_utc: str
+    model_ref: str
+    input_pixel_sha256: str
+
+
+@dataclass(frozen=True)
+class ReviewSummary:
+    """One stored review as listed for export: its latest version and sign-off."""
+
+    review_id: int
+    series_uid: str
+    study_uid: str
+    run_id: str
+    created_utc: str
+    version: int
+    signed_utc: str | None
+    signed_by: str
+
+
+def model_ref(result: AnalysisResult) -> str:
+    """``id@version#sha256:<graph sha>`` of every model, joined by ``; `` (segmentation first)."""
+    parts = []
+    for model in result.provenance.models:
+        onnx = [h for name, h in model.sha256.items() if name.endswith(".onnx")]
+        digest = (onnx or list(model.sha256.values()) or [""])[0]
+        parts.append(f"{model.id}@{model.version}#sha256:{digest}")
+    return "; ".join(parts)
 
 
 def finding_data(finding: Finding) -> str:

@@ -13,9 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 from meddiag_desktop.errors import ReviewStateError
 from meddiag_desktop.review import audit
+from meddiag_desktop.review.events import EXPORT_EVENT
 from meddiag_desktop.review.masks import decode_map, encode_map
 from meddiag_desktop.review.model import Decision, RejectReason, ReviewFinding, ReviewState, SignOff
-from meddiag_desktop.review.records import AiRun, finding_data, finding_from_row, finding_mask
+from meddiag_desktop.review.records import (
+    AiRun,
+    ReviewSummary,
+    RunSummary,
+    finding_data,
+    finding_from_row,
+    finding_mask,
+)
 
 if TYPE_CHECKING:
     import sqlite3
@@ -24,6 +32,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from meddiag_desktop.core.finding import Finding
+    from meddiag_desktop.review.events import ExportEvent
     from meddiag_desktop.review.store import ReviewStore
 
 
@@ -70,6 +79,17 @@ class ReviewService:
         )
         return [tuple(r) for r in rows]
 
+    def run_summary(self, run_id: str) -> RunSummary:
+        """The stored run's series, study, models and input hash (no findings)."""
+        row = self.store.db.execute(
+            "SELECT run_id, series_uid, study_uid, created_utc, model_ref, input_pixel_sha256 FROM ai_runs"
+            " WHERE run_id = ?",
+            (run_id,),
+        ).fetchone()
+        if row is None:
+            raise ReviewStateError(f"No AI run {run_id} is stored.")
+        return RunSummary(*row)
+
     def run_maps(self, run_id: str) -> dict[str, NDArray[np.float32]]:
         """The run's stored display maps (8-bit precision), e.g. ``{"probability": ...}``."""
         rows = self.store.db.execute("SELECT kind, data FROM ai_maps WHERE run_id = ?", (run_id,))
@@ -101,12 +121,26 @@ class ReviewService:
             self._audit(db, "review_opened", study_uid, series_uid, model_ref=model_ref, details={"run_id": run_id})
         return self.restore(review_id)
 
+    def reviews(self) -> list[ReviewSummary]:
+        """Every stored review with its latest version and sign-off, newest first."""
+        rows = self.store.db.execute(
+            "SELECT r.review_id, r.series_uid, r.study_uid, r.run_id, r.created_utc, v.version, v.signed_utc,"
+            " COALESCE(NULLIF(v.signed_by_name, ''), v.signed_by_user, '') FROM reviews r"
+            " JOIN review_versions v ON v.review_id = r.review_id"
+            " AND v.version = (SELECT MAX(version) FROM review_versions WHERE review_id = r.review_id)"
+            " ORDER BY r.created_utc DESC, r.review_id DESC"
+        )
+        return [ReviewSummary(*row) for row in rows]
+
     def restore(self, review_id: int) -> ReviewState:
         """Rebuild the exact state from the stored facts."""
         db = self.store.db
-        series_uid, study_uid, run_id = db.execute(
+        row = db.execute(
             "SELECT series_uid, study_uid, run_id FROM reviews WHERE review_id = ?", (review_id,)
         ).fetchone()
+        if row is None:
+            raise ReviewStateError(f"No review {review_id} is stored; `meddiag-desktop export --list` lists them.")
+        series_uid, study_uid, run_id = row
         version, reason, signoff = self._latest_version(db, review_id)
         findings = {f.id: ReviewFinding(f) for f in self._ai_findings(db, run_id)}
         for row in db.execute(
@@ -187,6 +221,12 @@ class ReviewService:
         """Audit-only events: a finding shown, the confidence threshold changed, an export."""
         with self.store.transaction() as db:
             self._audit(db, event, state.study_uid, state.series_uid, finding_id, details=details)
+
+    def record_export(self, event: ExportEvent) -> None:
+        """One audit entry per export (also for an unreviewed AI run, which has no review state)."""
+        with self.store.transaction() as db:
+            self._audit(db, EXPORT_EVENT, event.study_uid, event.series_uid, model_ref=event.model_ref,
+                        details=event.details())  # fmt: skip
 
     # -- sign-off and amendment --------------------------------------------------------------
 

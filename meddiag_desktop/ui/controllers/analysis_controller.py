@@ -20,7 +20,7 @@ from meddiag_desktop.errors import MeddiagError, ModelIntegrityError
 from meddiag_desktop.inference.analyze import DEFAULT_CLS_MODEL, DEFAULT_SEG_MODEL, analyze_volume
 from meddiag_desktop.inference.registry import ModelRegistry
 from meddiag_desktop.inference.resample import from_grid
-from meddiag_desktop.review.records import AiRun
+from meddiag_desktop.review.records import AiRun, model_ref
 from meddiag_desktop.review.service import ReviewService
 from meddiag_desktop.review.store import ReviewStore
 from meddiag_desktop.ui.panels import Level
@@ -61,16 +61,6 @@ class AnalysisRequest:
     threads: int
     store_path: Path
     actor: Actor
-
-
-def model_ref(result: AnalysisResult) -> str:
-    """``id@version#sha256:<graph sha>`` of every model, joined by ``; ``."""
-    parts = []
-    for model in result.provenance.models:
-        onnx = [h for name, h in model.sha256.items() if name.endswith(".onnx")]
-        digest = (onnx or list(model.sha256.values()) or [""])[0]
-        parts.append(f"{model.id}@{model.version}#sha256:{digest}")
-    return "; ".join(parts)
 
 
 def ai_run_from_result(result: AnalysisResult, study_uid: str, saliency: NDArray[np.float32] | None = None) -> AiRun:

@@ -14,7 +14,12 @@ class ObjectKind(enum.Enum):
     SR = "sr"
     KOS = "kos"
     PRESENTATION = "presentation"
+    RTSTRUCT = "rtstruct"
     OTHER = "other"
+
+
+RESULT_KINDS = frozenset({ObjectKind.SEG, ObjectKind.SR, ObjectKind.RTSTRUCT})
+"""Objects that hold results drawn or measured on an image series (listed under their study)."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from contextlib import closing
 from typing import TYPE_CHECKING
 
 from meddiag_desktop.core.records import (
+    RESULT_KINDS,
     InstanceRecord,
     ObjectKind,
     PatientRecord,
@@ -24,7 +25,16 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+RTSTRUCT_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
+_MIGRATIONS = {
+    # 1 -> 2: RT Structure Sets get their own kind (they were "other"), so the browser lists them as results.
+    1: (
+        f"UPDATE instances SET kind='rtstruct' WHERE sop_class='{RTSTRUCT_CLASS}'",
+        "UPDATE series SET kind='rtstruct' WHERE kind='other'"
+        " AND series_uid IN (SELECT series_uid FROM instances WHERE kind='rtstruct')",
+    ),
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -101,7 +111,15 @@ class SeriesIndex:
         if row is None:
             with self._db:
                 self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) != SCHEMA_VERSION:
+            return
+        version = int(row[0])
+        while version in _MIGRATIONS:
+            with self._db:
+                for statement in _MIGRATIONS[version]:
+                    self._db.execute(statement)
+                version += 1
+                self._db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(version),))
+        if version != SCHEMA_VERSION:
             raise StudyIndexError(f"The study index at {self.path} was written by another version.")
 
     # -- writing ---------------------------------------------------------------------------
@@ -190,6 +208,11 @@ class SeriesIndex:
             raise StudyIndexError(f"No indexed series has a UID starting with {uid_or_prefix!r}.")
         raise StudyIndexError(f"{len(matches)} series match {uid_or_prefix!r}; give more of the UID.")
 
+    def series_by_uid(self, series_uid: str) -> SeriesRecord | None:
+        """The series with exactly this UID, ``None`` when it is not indexed."""
+        found = self._series_where("WHERE s.series_uid = ?", (series_uid,))
+        return found[0] if found else None
+
     def _series_where(self, where: str, args: tuple[object, ...]) -> list[SeriesRecord]:
         query = (
             "SELECT s.series_uid, s.study_uid, s.modality, s.number, s.description, s.manufacturer,"
@@ -202,6 +225,19 @@ class SeriesIndex:
     def instances(self, series_uid: str) -> list[InstanceRecord]:
         query = f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE series_uid=?"
         return [_instance_record(row) for row in self._db.execute(query, (series_uid,))]
+
+    def result_instances(self, kinds: Iterable[ObjectKind] = RESULT_KINDS) -> list[tuple[str, InstanceRecord]]:
+        """``(study UID, instance)`` of every indexed result object (SEG, SR, RT Structure Set).
+
+        Listed per instance, not per series: some writers put an SR into its image series.
+        """
+        names = sorted(kind.value for kind in kinds)
+        query = (
+            f"SELECT s.study_uid, {', '.join('i.' + c.strip() for c in _INSTANCE_COLUMNS.split(','))}"
+            " FROM instances i JOIN series s ON s.series_uid = i.series_uid"
+            f" WHERE i.kind IN ({','.join('?' * len(names))}) ORDER BY s.study_uid, i.kind, i.path"
+        )
+        return [(str(row[0]), _instance_record(row[1:])) for row in self._db.execute(query, names)]
 
     def problems(self, paths_under: str | None = None) -> list[ScanProblem]:
         if paths_under is None:

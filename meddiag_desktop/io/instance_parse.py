@@ -29,12 +29,14 @@ KOS_CLASS = "1.2.840.10008.5.1.4.1.1.88.59"
 SR_PREFIX = "1.2.840.10008.5.1.4.1.1.88."
 PRESENTATION_PREFIX = "1.2.840.10008.5.1.4.1.1.11."
 DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
+RTSTRUCT_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
 
 _KIND_WORDS = {
     ObjectKind.SEG: "a segmentation (SEG), listed under its study",
     ObjectKind.SR: "a structured report (SR), listed under its study",
     ObjectKind.KOS: "a key-object selection (KOS), listed under its study",
     ObjectKind.PRESENTATION: "a presentation state, listed under its study",
+    ObjectKind.RTSTRUCT: "an RT structure set (contours), listed under its study",
     ObjectKind.OTHER: "a DICOM object without images",
 }
 
@@ -162,6 +164,8 @@ def _object_kind(sop_class: str, header: RawHeader) -> ObjectKind:
         return ObjectKind.SEG
     if sop_class == KOS_CLASS:
         return ObjectKind.KOS
+    if sop_class == RTSTRUCT_CLASS:
+        return ObjectKind.RTSTRUCT
     if sop_class.startswith(SR_PREFIX):
         return ObjectKind.SR
     if sop_class.startswith(PRESENTATION_PREFIX):

@@ -25,6 +25,7 @@ from meddiag_desktop.errors import DicomReadError, UnsupportedDicomError
 from meddiag_desktop.io.label_grid import nearest_slice, sample_plane
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
     from pathlib import Path
 
     from numpy.typing import NDArray
@@ -262,10 +263,25 @@ def seg_labels(path: Path, volume: Volume, *, include_automatic: bool = True) ->
         The pixel data uses an encoding pydicom cannot decode (e.g. 1-bit RLE, deflated frames).
     """
     ds = _read(path, pixels=True)
+    wanted = [s for s in segments(ds) if s.number > 0 and (include_automatic or s.algorithm_type != "AUTOMATIC")]
+    return _labels(ds, path, volume, wanted)
+
+
+def seg_labels_of(path: Path, volume: Volume, numbers: Collection[int]) -> dict[int, ReferenceLabel]:
+    """The segments numbered ``numbers`` (whatever their algorithm type) as labels on ``volume``'s grid.
+
+    Callers showing a SEG with many segments ask for a few at a time, so only those masks are
+    held in memory. Raises as ``seg_labels`` does.
+    """
+    ds = _read(path, pixels=True)
+    wanted = [s for s in segments(ds) if s.number > 0 and s.number in numbers]
+    return {s.number: label for s, label in zip(wanted, _labels(ds, path, volume, wanted), strict=True)}
+
+
+def _labels(ds: Dataset, path: Path, volume: Volume, wanted: list[Segment]) -> list[ReferenceLabel]:
     frame_uid = str(ds.get("FrameOfReferenceUID", ""))
     if frame_uid and volume.frame_of_reference_uid and frame_uid != volume.frame_of_reference_uid:
         raise DicomReadError(f"{path.name} was drawn on another frame of reference than this series.")
-    wanted = [s for s in segments(ds) if s.number > 0 and (include_automatic or s.algorithm_type != "AUTOMATIC")]
     pixels, frames = _pixels(ds, path), _frames(ds)
     if len(pixels) != len(frames):
         raise DicomReadError(f"{path.name} has {len(pixels)} frames of pixels for {len(frames)} described frames.")

@@ -21,10 +21,12 @@ from PySide6.QtWidgets import (
 from meddiag_desktop.io.decode_pool import DecodePool
 from meddiag_desktop.ui import actions
 from meddiag_desktop.ui.browser.study_browser import StudyBrowser
+from meddiag_desktop.ui.controllers.results_controller import ResultsController
 from meddiag_desktop.ui.controllers.series_controller import SeriesController
 from meddiag_desktop.ui.controllers.study_controller import StudyController
 from meddiag_desktop.ui.dialogs import review_dialogs
 from meddiag_desktop.ui.panels import Level, MeasurementsPanel, NotificationPanel
+from meddiag_desktop.ui.results.results_panel import ResultsPanel
 from meddiag_desktop.ui.review.review_screen import ReviewScreen
 from meddiag_desktop.ui.viewer.viewer_widget import ViewerWidget
 from meddiag_desktop.ui.workers import TaskRunner
@@ -56,6 +58,9 @@ class MainWindow(QMainWindow):
             settings, self.runner, self.viewer.state, self.viewer.store, self.notes, self.decode_pool, self
         )
         self.review = ReviewScreen(settings, self.runner, self.viewer, self.notes, self._ask_display_name, self)
+        self.results_panel = ResultsPanel(self)
+        self.results = ResultsController(settings, self.runner, self.viewer, self.browser, self.results_panel,
+                                         self.notes, self.series.open, self)  # fmt: skip
         self._build_docks()
         self._build_status_bar()
         self._build_menus()
@@ -76,6 +81,8 @@ class MainWindow(QMainWindow):
         self.review_dock = self._dock("AI review", self.review.panel, Qt.DockWidgetArea.RightDockWidgetArea)
         measurements = self._dock("Measurements", self.measurements, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(measurements, self.review_dock)
+        self.results_dock = self._dock("Reference results", self.results_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.review_dock, self.results_dock)
         self.review_dock.raise_()
         self.resizeDocks([self.review_dock], [470], Qt.Orientation.Horizontal)
         notes_dock = self._dock("Notifications", self.notes, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -120,6 +127,9 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.browser.series_activated.connect(self.series.open)
+        self.browser.result_activated.connect(self._on_browser_result_activated)
+        self.studies.scan_finished.connect(self.results.list_results)
+        self.series.loaded.connect(self.results.on_series_loaded)
         self.studies.progress.connect(self._on_task_progress)
         self.studies.busy_changed.connect(self._on_studies_busy_changed)
         self.studies.recent_changed.connect(self._on_studies_recent_changed)
@@ -168,6 +178,10 @@ class MainWindow(QMainWindow):
             self.status_label.setText("Scanning…")
         else:
             self.status_label.setText("Double-click a series (or select it and press Enter) to open it.")
+
+    def _on_browser_result_activated(self, sop_instance_uid: str) -> None:
+        self.results_dock.raise_()
+        self.results.activate(sop_instance_uid)
 
     def _on_series_stacks_changed(self, sizes: tuple[int, ...], shown: int) -> None:
         self.stack_box.clear()

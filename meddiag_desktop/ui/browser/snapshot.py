@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -10,12 +11,14 @@ import numpy as np
 from meddiag_desktop.core.records import ObjectKind
 from meddiag_desktop.core.window_level import WindowLevel, apply_window, default_window
 from meddiag_desktop.errors import MeddiagError
+from meddiag_desktop.io.existing_results import describe_result, frame_problem
 from meddiag_desktop.io.series_loader import plan_series, read_frame
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from meddiag_desktop.core.records import PatientRecord, SeriesRecord, StudyRecord
+    from meddiag_desktop.core.records import InstanceRecord, PatientRecord, SeriesRecord, StudyRecord
+    from meddiag_desktop.core.results import ResultSummary
     from meddiag_desktop.io.index import SeriesIndex
     from meddiag_desktop.io.series_loader import VolumePlan
 
@@ -26,6 +29,7 @@ THUMB = 64
 class StudyEntry:
     study: StudyRecord
     series: tuple[SeriesRecord, ...]
+    results: tuple[InstanceRecord, ...] = ()  # SEG, SR and RT structure set objects of the study
 
 
 @dataclass(frozen=True)
@@ -49,15 +53,53 @@ class SeriesDetails:
     thumbnail: NDArray[np.uint8] | None
 
 
+@dataclass(frozen=True)
+class ResultEntry:
+    """A result object as the browser lists it: its summary and the indexed series it was made on."""
+
+    summary: ResultSummary
+    targets: tuple[SeriesRecord, ...]
+
+
 def read_snapshot(index: SeriesIndex) -> BrowserSnapshot:
-    """Every patient, study and series in the index."""
+    """Every patient, study and series in the index, and the result objects of each study."""
+    results: dict[str, list[InstanceRecord]] = {}
+    for study_uid, record in index.result_instances():
+        results.setdefault(study_uid, []).append(record)
     patients = []
     for patient in index.patients():
         studies = tuple(
-            StudyEntry(study, tuple(index.series(study.study_instance_uid))) for study in index.studies(patient.key)
-        )
+            StudyEntry(study, tuple(index.series(study.study_instance_uid)),
+                       tuple(results.get(study.study_instance_uid, ())))
+            for study in index.studies(patient.key)
+        )  # fmt: skip
         patients.append(PatientEntry(patient, studies))
     return BrowserSnapshot(tuple(patients))
+
+
+def result_records(snapshot: BrowserSnapshot) -> list[tuple[str, InstanceRecord]]:
+    """``(study UID, record)`` of every result object in the snapshot, one per SOP Instance UID."""
+    found = {r.sop_instance_uid: (st.study.study_instance_uid, r)
+             for p in snapshot.patients for st in p.studies for r in st.results}  # fmt: skip
+    return list(found.values())
+
+
+def result_entry(index: SeriesIndex, study_uid: str, record: InstanceRecord) -> ResultEntry:
+    """Read one result object's header and find the series it refers to (an object drawn on another
+    frame of reference than its series gets that as its problem)."""
+    summary = describe_result(Path(record.path), record.kind, study_uid)
+    targets = (index.series_by_uid(uid) for uid in summary.referenced_series_uids)
+    images = [t for t in targets if t is not None and t.kind is ObjectKind.IMAGE]
+    for target in images:
+        problem = frame_problem(summary, target.frame_of_reference_uid, series_label(target))
+        if problem and not summary.problem:
+            summary = replace(summary, problem=problem)
+    return ResultEntry(summary, tuple(images))
+
+
+def series_label(series: SeriesRecord) -> str:
+    number = f"#{series.number} " if series.number is not None else ""
+    return f"series {number}{series.modality} {series.description or '(no description)'}".replace("  ", " ")
 
 
 def image_series(snapshot: BrowserSnapshot) -> list[SeriesRecord]:

@@ -1,4 +1,9 @@
-"""Patient → study → series tree. Double-click or Enter on an image series opens it."""
+"""Patient → study → series tree. Double-click or Enter on an image series opens it.
+
+Result objects (SEG, TID 1500 SR, RT structure sets) are listed under their study, one row per
+object, with their type, title, item count and the series they were made on; double-click or
+Enter on one opens that series with the object's outlines shown.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +11,23 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QTreeView, QWidget
 
-from meddiag_desktop.core.records import ObjectKind
+from meddiag_desktop.core.records import RESULT_KINDS, ObjectKind
+from meddiag_desktop.ui.browser.snapshot import series_label
 from meddiag_desktop.ui.viewer.corner_info import HIDDEN
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QKeyEvent
 
-    from meddiag_desktop.core.records import PatientRecord, SeriesRecord, StudyRecord
-    from meddiag_desktop.ui.browser.snapshot import BrowserSnapshot, SeriesDetails
+    from meddiag_desktop.core.records import InstanceRecord, PatientRecord, SeriesRecord, StudyRecord
+    from meddiag_desktop.ui.browser.snapshot import BrowserSnapshot, ResultEntry, SeriesDetails
 
 UID_ROLE = Qt.ItemDataRole.UserRole + 1
 KIND_ROLE = Qt.ItemDataRole.UserRole + 2
+RESULT_ROLE = Qt.ItemDataRole.UserRole + 3  # SOP Instance UID of a result object's row
+RESULT_COLOUR = QColor(30, 110, 170)
 COLUMNS = ("Patient / study / series", "Date", "Modality", "Images", "Warnings")
 
 
@@ -38,6 +46,7 @@ class StudyBrowser(QTreeView):
     """Fills in incrementally as scan snapshots arrive; keeps expansion and selection."""
 
     series_activated = Signal(str)
+    result_activated = Signal(str)  # SOP Instance UID of a SEG / SR / RT structure set
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -52,6 +61,7 @@ class StudyBrowser(QTreeView):
         self._patient_records: dict[int, PatientRecord] = {}
         self._studies: dict[str, QStandardItem] = {}
         self._series: dict[str, list[QStandardItem]] = {}
+        self._results: dict[str, list[QStandardItem]] = {}
         self.privacy = False
         self.doubleClicked.connect(self._on_double_clicked)
 
@@ -63,7 +73,10 @@ class StudyBrowser(QTreeView):
             for study_entry in entry.studies:
                 study_item = self._study_item(patient_item, study_entry.study)
                 for series in study_entry.series:
-                    self._series_row(study_item, series)
+                    if series.kind not in RESULT_KINDS:
+                        self._series_row(study_item, series)
+                for record in study_entry.results:
+                    self._result_row(study_item, record)
         for column in range(len(COLUMNS)):
             self.resizeColumnToContents(column)
 
@@ -107,6 +120,40 @@ class StudyBrowser(QTreeView):
         parent.appendRow(row)
         self._series[uid] = row
 
+    def _result_row(self, parent: QStandardItem, record: InstanceRecord) -> None:
+        """A placeholder row until the object's header has been read (``apply_result``)."""
+        if record.sop_instance_uid in self._results:
+            return
+        kind = record.kind.value.upper()
+        row = _row(f"{kind}: reading…", "", kind, "", "")
+        row[0].setToolTip(record.path)
+        row[0].setData(record.sop_instance_uid, RESULT_ROLE)
+        row[0].setData(record.kind.value, KIND_ROLE)
+        for item in row:
+            item.setForeground(QBrush(RESULT_COLOUR))
+        parent.appendRow(row)
+        self._results[record.sop_instance_uid] = row
+
+    def apply_result(self, entry: ResultEntry) -> None:
+        """Type, title, count, the series it refers to and, if it cannot be shown, why."""
+        summary = entry.summary
+        row = self._results.get(summary.sop_instance_uid)
+        if row is None:
+            return
+        target = ", ".join(series_label(t) for t in entry.targets) or "a series not in the scanned folders"
+        row[0].setText(f"{summary.kind.value}: {summary.title} ({summary.count_text})\n    on {target}")
+        row[0].setToolTip(f"{summary.kind.noun} in {summary.file_name}, read-only")
+        row[3].setText(summary.count_text)
+        self.resizeColumnToContents(0)
+        if summary.problem:
+            row[4].setText("⚠ cannot be shown")
+            for item in (row[0], row[4]):
+                item.setToolTip(f"{summary.file_name}: {summary.problem}")
+
+    def result_index(self, sop_instance_uid: str) -> QModelIndex:
+        row = self._results.get(sop_instance_uid)
+        return row[0].index() if row else QModelIndex()
+
     def apply_details(self, details: SeriesDetails) -> None:
         """Add the warnings badge and thumbnail of one series."""
         row = self._series.get(details.series_uid)
@@ -147,6 +194,9 @@ class StudyBrowser(QTreeView):
 
     def _activate(self, index: QModelIndex) -> None:
         first = index.siblingAtColumn(0)
+        if first.data(RESULT_ROLE):
+            self.result_activated.emit(str(first.data(RESULT_ROLE)))
+            return
         uid = first.data(UID_ROLE)
         if uid and first.data(KIND_ROLE) == ObjectKind.IMAGE.value:
             self.series_activated.emit(str(uid))

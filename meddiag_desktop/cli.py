@@ -21,13 +21,14 @@ if TYPE_CHECKING:
     from meddiag_desktop.core.volume import Volume
     from meddiag_desktop.inference.analyze import AnalysisResult
     from meddiag_desktop.io.index import SeriesIndex
+    from meddiag_desktop.review.model import ReviewState
     from meddiag_desktop.review.records import RunSummary
     from meddiag_desktop.review.service import ReviewService
     from meddiag_desktop.review.store import ReviewStore
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("scan", "info", "analyze", "export", "validate", "audit")
+COMMANDS = ("scan", "info", "analyze", "export", "deidentify", "report", "validate", "audit")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,6 +77,8 @@ def _command_parser() -> argparse.ArgumentParser:
         help="also write the findings as DICOM SEG + TID 1500 SR (UNVERIFIED: not yet reviewed) into DIR",
     )  # fmt: skip
     _add_export_parser(sub)
+    _add_deidentify_parser(sub)
+    _add_report_parser(sub)
     _add_validate_parser(sub)
     audit = sub.add_parser("audit", help="check or export the tamper-evident audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
@@ -93,6 +96,32 @@ def _add_export_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     which.add_argument("--review", type=int, metavar="ID", help="the review to export (see --list)")
     which.add_argument("--list", action="store_true", help="list the stored reviews and their ids")
     export.add_argument("dir", nargs="?", type=Path, help="output folder (default: meddiag-results/ beside the study)")
+    export.add_argument(
+        "--deidentify", metavar="PSEUDONYM",
+        help="write the series with the SEG and SR, all de-identified (PS3.15 Annex E), the patient named PSEUDONYM",
+    )  # fmt: skip
+
+
+def _add_deidentify_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    deid = sub.add_parser(
+        "deidentify",
+        help="write a study or series de-identified: PS3.15 Annex E Basic Profile, dates shifted, new UIDs",
+    )
+    deid.add_argument("path", type=Path, help="a DICOM file or a folder holding one patient's study or series")
+    deid.add_argument("out", type=Path, help="output folder (each export gets its own sub-folder)")
+    deid.add_argument("--pseudonym", required=True, help="replaces the patient's name and ID in every file")
+    deid.add_argument("--series", help="only this series (Series Instance UID or a unique prefix)")
+    deid.add_argument(
+        "--include-burned-in", action="store_true",
+        help="also export US, SC and XA images that may show identifying text in their pixels (check them first)",
+    )  # fmt: skip
+
+
+def _add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    report = sub.add_parser("report", help="write a stored review as one printable, self-contained HTML page")
+    report.add_argument("--review", type=int, required=True, metavar="ID", help="the review (see export --list)")
+    report.add_argument("out", type=Path, help="the HTML file to write (never overwritten)")
+    report.add_argument("--privacy", action="store_true", help="leave the patient and study details out")
 
 
 def _add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -119,6 +148,8 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.command == "audit":
         return _audit(args, settings)
+    if args.command == "deidentify":
+        return _deidentify(args)
     with SeriesIndex(settings.index_path) as index:
         if args.command == "scan":
             return _scan(args.path, index)
@@ -128,6 +159,8 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
             return _analyze(args, index, settings)
         if args.command == "export":
             return _export(args, index, settings)
+        if args.command == "report":
+            return _report(args, index, settings)
         if args.command == "validate":
             return _validate(args, index, settings)
     raise MeddiagError(f"Unknown command {args.command}")
@@ -257,8 +290,52 @@ def _export(args: argparse.Namespace, index: SeriesIndex, settings: Settings) ->
         state = service.restore(args.review)
         volume = _volume_of_run(index, service.run_summary(state.run_id), settings)
         folder = args.dir or default_export_dir(index, state.series_uid)
+        if args.deidentify:
+            return _export_deidentified(service, state, index, volume, folder, args.deidentify)
         written = export_review(service, state, index, volume, folder)
     print(format_export(written, verified=state.signoff is not None))
+    return 0
+
+
+def _export_deidentified(
+    service: ReviewService, state: ReviewState, index: SeriesIndex, volume: Volume, folder: Path, pseudonym: str
+) -> int:
+    from meddiag_desktop.cli_format import format_deidentified
+    from meddiag_desktop.core.deid_model import DeidentifyOptions
+    from meddiag_desktop.review.export import export_review_deidentified
+
+    options = DeidentifyOptions(pseudonym)
+    result = export_review_deidentified(service, state, index, volume, folder, options, _ProgressLine())
+    print(file=sys.stderr)
+    print(format_deidentified(result, include_burned_in=False))
+    return 0 if result.files else 1
+
+
+def _deidentify(args: argparse.Namespace) -> int:
+    from meddiag_desktop.cli_format import format_deidentified
+    from meddiag_desktop.core.deid_model import DeidentifyOptions
+    from meddiag_desktop.io.deid_export import deidentify_path
+
+    options = DeidentifyOptions(args.pseudonym, include_burned_in=args.include_burned_in)
+    result = deidentify_path(args.path, args.out, options, series=args.series, progress=_ProgressLine())
+    print(file=sys.stderr)
+    print(format_deidentified(result, include_burned_in=args.include_burned_in))
+    return 0 if result.files else 1
+
+
+def _report(args: argparse.Namespace, index: SeriesIndex, settings: Settings) -> int:
+    from meddiag_desktop.review.report_html import header_from_index, write_review_report
+    from meddiag_desktop.review.store import ReviewStore
+
+    with ReviewStore(settings.review_store_path) as store:
+        service = _review_service(store, settings)
+        state = service.restore(args.review)
+        volume = _volume_of_run(index, service.run_summary(state.run_id), settings)
+        header = None if args.privacy else header_from_index(index, state.series_uid)
+        path = write_review_report(service, state, volume, args.out, header)
+    print(f"wrote {path}" + (" (patient and study details omitted)" if args.privacy else ""))
+    if state.signoff is None:
+        print("The review is not signed off: the page says DRAFT.")
     return 0
 
 

@@ -9,6 +9,7 @@ import numpy as np
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from meddiag_desktop.core.deid_model import DeidentifyResult
     from meddiag_desktop.core.export_model import ExportResult
     from meddiag_desktop.core.records import ScanProblem
     from meddiag_desktop.io.index import SeriesIndex
@@ -82,4 +83,20 @@ def format_export(result: ExportResult, *, verified: bool) -> str:
         lines.append("The report is VERIFIED (signed off).")
     else:
         lines.append("The report is UNVERIFIED: not signed off by a radiologist.")
+    return "\n".join(lines)
+
+
+def format_deidentified(result: DeidentifyResult, *, include_burned_in: bool) -> str:
+    """Warnings about burned-in text, the files left out with their reasons, and what was written."""
+    lines = [f"warning: {w}" for w in result.warnings]
+    lines += [f"skipped {s.path}: {s.reason}" for s in result.skipped]
+    if result.warnings and not include_burned_in:
+        lines.append("Check those images; --include-burned-in exports them anyway.")
+    if result.files:
+        lines.append(
+            f"wrote {len(result.files)} de-identified files into {result.folder} (patient {result.pseudonym}; "
+            "new UIDs; dates shifted by one offset for the whole export, times kept; private attributes removed)"
+        )
+    else:
+        lines.append("No file was exported.")
     return "\n".join(lines)

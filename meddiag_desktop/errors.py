@@ -46,6 +46,10 @@ class ExportError(MeddiagError):
     """Results cannot be exported as DICOM (source images missing, folder not writable, ...)."""
 
 
+class DeidentifyError(ExportError):
+    """A de-identified export cannot be made (no valid pseudonym, several patients, nothing to export)."""
+
+
 class ReviewStateError(MeddiagError):
     """A review action is not allowed in the current review state."""
 

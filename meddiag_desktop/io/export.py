@@ -38,19 +38,30 @@ def export_results(
         The request does not belong to this volume, a source image is missing, there is
         nothing to report, or the folder cannot be written.
     """
-    if request.series_instance_uid != volume.series_instance_uid:
-        raise ExportError("These findings belong to another series than the one given.")
     progress(0, 3, "Reading the source images")
-    sources = read_sources(index, volume)
-    progress(1, 3, "Building the segmentation and the report")
-    seg = build_segmentation(sources, volume, request) if request.lesions else None
-    sr = build_report(sources, seg, request)
+    seg, sr = build_objects(index, volume, request)
     progress(2, 3, f"Writing into {folder}")
     stamp = utc_stamp()
     written = [_write(seg, folder, ObjectKind.SEG, stamp)] if seg is not None else []
     written.append(_write(sr, folder, ObjectKind.SR, stamp))
     progress(3, 3, "Exported")
     return ExportResult(str(folder), tuple(written))
+
+
+def build_objects(index: SeriesIndex, volume: Volume, request: ExportRequest) -> tuple[Dataset | None, Dataset]:
+    """The SEG (``None`` when no finding is a lesion) and the SR of ``request``, in memory.
+
+    Raises
+    ------
+    ExportError
+        The request does not belong to this volume, a source image is missing, or there is
+        nothing to report.
+    """
+    if request.series_instance_uid != volume.series_instance_uid:
+        raise ExportError("These findings belong to another series than the one given.")
+    sources = read_sources(index, volume)
+    seg = build_segmentation(sources, volume, request) if request.lesions else None
+    return seg, build_report(sources, seg, request)
 
 
 def _write(dataset: Dataset, folder: Path, kind: ObjectKind, stamp: str) -> ExportedObject:

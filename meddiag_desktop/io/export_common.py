@@ -26,7 +26,8 @@ from meddiag_desktop.core.export_model import ExportDecision, ObjectKind
 from meddiag_desktop.errors import ExportError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
+    from typing import BinaryIO
 
     from pydicom.dataset import Dataset
 
@@ -139,14 +140,32 @@ def write_atomic(dataset: Dataset, folder: Path, kind: ObjectKind, stamp: str) -
     replaces an earlier file; a reader never sees a half-written file.
     """
     target = folder / f"{kind.value}_{stamp}_{dataset.SOPInstanceUID}.dcm"
+    write_dataset_atomic(dataset, target)
+    return target
+
+
+def write_dataset_atomic(dataset: Dataset, target: Path) -> None:
+    """``dataset`` as a DICOM file (PS3.10) at ``target``, written atomically, never over a file."""
+    write_file_atomic(target, lambda stream: dataset.save_as(stream, enforce_file_format=True))
+
+
+def write_file_atomic(target: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write through ``write`` into a temporary file beside ``target``, fsync, then rename it into place.
+
+    Raises
+    ------
+    ExportError
+        ``target`` exists already (nothing is overwritten) or its folder cannot be written.
+    """
+    folder = target.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
         if target.exists():
             raise ExportError(f"{target.name} already exists in {folder}; nothing was overwritten.")
-        handle, temporary = tempfile.mkstemp(prefix=f".{kind.value}-", suffix=".partial", dir=folder)
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.stem[:16]}-", suffix=".partial", dir=folder)
         try:
             with os.fdopen(handle, "wb") as stream:
-                dataset.save_as(stream, enforce_file_format=True)
+                write(stream)
                 stream.flush()
                 os.fsync(stream.fileno())
             Path(temporary).replace(target)
@@ -156,7 +175,6 @@ def write_atomic(dataset: Dataset, folder: Path, kind: ObjectKind, stamp: str) -
     except OSError as exc:
         raise ExportError(f"Cannot write results into {folder}: {exc.strerror or exc}. Choose another folder.") from exc
     logger.info("wrote %s", target.name)
-    return target
 
 
 def drop_broken_study_references(dataset: Dataset) -> None:

@@ -15,12 +15,15 @@ from meddiag_desktop.core.export_model import (
     AlgorithmKind,
     ExportDecision,
     ExportedFinding,
+    ExportedObject,
     ExportRequest,
     ExportResult,
     ModelInfo,
+    ObjectKind,
     ReportContext,
 )
 from meddiag_desktop.core.progress import ProgressFn, no_progress
+from meddiag_desktop.io.deid_export import SEG_LABEL, SR_LABEL, deidentify_results
 from meddiag_desktop.io.export import export_results
 from meddiag_desktop.review.events import ExportEvent
 from meddiag_desktop.review.model import Decision, ReviewFinding, ReviewState
@@ -30,7 +33,9 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
+    from meddiag_desktop.core.deid_model import DeidentifyOptions, DeidentifyResult
     from meddiag_desktop.core.finding import Finding
+    from meddiag_desktop.core.progress import CancelToken
     from meddiag_desktop.core.volume import Volume
     from meddiag_desktop.inference.analyze import AnalysisResult
     from meddiag_desktop.io.index import SeriesIndex
@@ -128,6 +133,30 @@ def export_review(
     result = export_results(index, volume, request, folder, progress)
     source = f"review {state.review_id} v{state.version}"
     service.record_export(_event(state.study_uid, request, result, source, run.model_ref))
+    return result
+
+
+def export_review_deidentified(
+    service: ReviewService, state: ReviewState, index: SeriesIndex, volume: Volume, folder: Path,
+    options: DeidentifyOptions, progress: ProgressFn = no_progress, cancel: CancelToken | None = None,
+) -> DeidentifyResult:  # fmt: skip
+    """Export a stored review's SEG and SR with its series, all de-identified together.
+
+    One UID map and one date offset serve the images and both objects, so the SEG and SR still
+    reference the exported images. The audit entry names the de-identified objects.
+    """
+    run = service.run_summary(state.run_id)
+    reviewer = service.actor.display_name or service.actor.os_user
+    request = request_from_review(state, run.model_ref, reviewer)
+    result = deidentify_results(index, volume, request, folder, options, progress, cancel)
+    objects = tuple(
+        ExportedObject(kind, f.path, f.sop_instance_uid, f.series_instance_uid)
+        for kind, label in ((ObjectKind.SEG, SEG_LABEL), (ObjectKind.SR, SR_LABEL))
+        if (f := result.from_source(label)) is not None
+    )
+    written = ExportResult(result.folder, objects)
+    source = f"review {state.review_id} v{state.version}, de-identified"
+    service.record_export(_event(state.study_uid, request, written, source, run.model_ref))
     return result
 
 

@@ -59,6 +59,18 @@ class ReviewSummary:
     signed_by: str
 
 
+@dataclass(frozen=True)
+class ReviewVersion:
+    """One version of a review: version 1 is the first review, each later one an amendment."""
+
+    version: int
+    opened_utc: str
+    opened_by: str
+    amendment_reason: str
+    signed_utc: str | None
+    signed_by: str
+
+
 def model_ref(result: AnalysisResult) -> str:
     """``id@version#sha256:<graph sha>`` of every model, joined by ``; `` (segmentation first)."""
     parts = []

@@ -19,6 +19,7 @@ from meddiag_desktop.review.model import Decision, RejectReason, ReviewFinding, 
 from meddiag_desktop.review.records import (
     AiRun,
     ReviewSummary,
+    ReviewVersion,
     RunSummary,
     finding_data,
     finding_from_row,
@@ -131,6 +132,16 @@ class ReviewService:
             " ORDER BY r.created_utc DESC, r.review_id DESC"
         )
         return [ReviewSummary(*row) for row in rows]
+
+    def versions(self, review_id: int) -> list[ReviewVersion]:
+        """Every version of a review, oldest first, with its amendment reason and sign-off."""
+        rows = self.store.db.execute(
+            "SELECT version, opened_utc, opened_by, amendment_reason, signed_utc,"
+            " COALESCE(NULLIF(signed_by_name, ''), signed_by_user, '') FROM review_versions"
+            " WHERE review_id = ? ORDER BY version",
+            (review_id,),
+        )
+        return [ReviewVersion(*row) for row in rows]
 
     def restore(self, review_id: int) -> ReviewState:
         """Rebuild the exact state from the stored facts."""

@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/meddiag_training_work"))
     parser.add_argument("--stages", default=",".join(build_steps.STAGES))
+    parser.add_argument("--folds", default="", help="lopo stage: only these held-out patients (comma-separated)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     torch.set_num_threads(args.threads)
@@ -63,11 +64,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"the real corpus is needed at {real_data.CORPUS}")
     (args.work_dir / "config.json").write_text(json.dumps(CONFIG, indent=2))
     t0 = time.time()
+    cfg = {**CONFIG, "lopo_folds": [f for f in args.folds.split(",") if f]}
     for name in args.stages.split(","):
         log.info("stage %s", name)
         started = time.time()
-        build_steps.STAGES[name](args.work_dir, CONFIG)
-        build_steps.record_time(args.work_dir, name, time.time() - started)
+        build_steps.STAGES[name](args.work_dir, cfg)
+        if name != "lopo":  # folds may run in parallel processes; each records its own time
+            build_steps.record_time(args.work_dir, name, time.time() - started)
     log.info("build_models finished in %.1f min", (time.time() - t0) / 60)
     return 0
 

@@ -116,20 +116,21 @@ def stage_lopo(work: Path, cfg: dict[str, Any]) -> None:
     def install(model: Ensemble, folder: Path, model_id: str) -> None:
         install_segmenter(model, folder, model_id, sample, f"# {model_id}\nLeave-one-patient-out fold model.\n")
 
-    lopo.run_folds(work, train_fold, install, lambda: new_segmenter(cfg))
+    only = tuple(cfg.get("lopo_folds") or real_data.PATIENTS)
+    lopo.run_folds(work, train_fold, install, lambda: new_segmenter(cfg), only)
 
 
 def stage_score(work: Path, cfg: dict[str, Any]) -> None:
     """Fit the candidate score leave-one-patient-out, re-validate each fold with its own score."""
     from training import candidate_score
 
+    missing = lopo.missing_folds(lopo.gather_summary(work))
+    if missing:
+        raise RuntimeError(f"the candidate score needs every fold; not run yet: {', '.join(missing)}")
     samples = candidate_score.collect(work)
     folds = candidate_score.leave_one_patient_out(samples)
     shipped = candidate_score.final(samples)
     (work / "candidate_score.json").write_text(json.dumps({"folds": folds, "final": shipped}, indent=2))
-    unscored = work / "lopo_summary_unscored.json"
-    if not unscored.exists():
-        (work / "lopo_summary.json").rename(unscored)
     summary = {}
     for held, score in folds.items():
         fold = work / "lopo" / held
@@ -139,7 +140,7 @@ def stage_score(work: Path, cfg: dict[str, Any]) -> None:
             (held,), fold / "models", model_id, fold / "validation_scored", work / "lopo_index.sqlite"
         )
         summary[held] = [c.to_dict() for c in report.cases]
-    (work / "lopo_summary.json").write_text(json.dumps(summary, indent=2))
+    (work / "lopo_summary_scored.json").write_text(json.dumps(summary, indent=2))
 
 
 def stage_train(work: Path, cfg: dict[str, Any]) -> None:

@@ -162,6 +162,7 @@ def seg_card(m: dict[str, Any], metrics: dict[str, Any], cfg: dict[str, Any]) ->
             "",
             *results_table(seg["real_leave_one_patient_out"]),
             "",
+            *_lopo_notes(seg),
         ]
     if seg.get("real_classical_baseline"):
         lines += [
@@ -194,6 +195,21 @@ def seg_card(m: dict[str, Any], metrics: dict[str, Any], cfg: dict[str, Any]) ->
         ]
     lines += ["## Limitations", *[f"- {x}" for x in m["limitations"]], ""]
     return "\n".join(lines + _provenance(m, cfg, metrics))
+
+
+def _lopo_notes(seg: dict[str, Any]) -> list[str]:
+    notes = []
+    if seg.get("lopo_folds_missing"):
+        notes.append(
+            f"**Folds not run yet**: {', '.join(seg['lopo_folds_missing'])} (their patients are in the training "
+            "data of the shipped model, so they have no held-out figures in this build)."
+        )
+    if not seg.get("lopo_candidate_score"):
+        notes.append(
+            "These fold figures are without the candidate score (it is fitted leave-one-patient-out only when "
+            "every fold has run); the shipped model uses the threshold and lung-region rule alone."
+        )
+    return [*notes, ""] if notes else []
 
 
 def cls_card(m: dict[str, Any], metrics: dict[str, Any], cfg: dict[str, Any]) -> str:

@@ -69,10 +69,14 @@ def run_folds(
     train_fold: Callable[[tuple[str, ...], str], Module],
     install: Callable[[Module, Path, str], None],
     new_model: Callable[[], Module],
+    only: tuple[str, ...] = real_data.PATIENTS,
 ) -> dict[str, Any]:
-    """Train (or reuse) each fold's model, install it, validate it on its held-out patient."""
-    summary: dict[str, Any] = {}
-    for held in real_data.PATIENTS:
+    """Train (or reuse) each fold's model, install it, validate it on its held-out patient.
+
+    ``only`` restricts the run to some folds, so that folds can run in separate processes; each
+    fold keeps its own index and summary, and ``lopo_summary.json`` gathers the finished ones.
+    """
+    for held in only:
         fold = work / "lopo" / held
         fold.mkdir(parents=True, exist_ok=True)
         weights = fold / "seg.pt"
@@ -86,8 +90,35 @@ def run_folds(
             model = new_model()
             model.load_state_dict(torch.load(weights, weights_only=True))
             install(model.eval(), fold / "models", model_id)
-        report = validate_model((held,), fold / "models", model_id, fold / "validation", work / "lopo_index.sqlite")
-        summary[held] = [c.to_dict() for c in report.cases]
-        log.info("fold %s: %s", held, json.dumps(summary[held])[:400])
+        t0 = time.time()
+        report = validate_model((held,), fold / "models", model_id, fold / "validation", fold / "index.sqlite")
+        (fold / "validate_seconds.txt").write_text(f"{time.time() - t0:.0f}\n")
+        cases = [c.to_dict() for c in report.cases]
+        (fold / "summary.json").write_text(json.dumps(cases, indent=2))
+        log.info("fold %s: %s", held, json.dumps(cases)[:400])
+    return gather_summary(work)
+
+
+def gather_summary(work: Path) -> dict[str, Any]:
+    """The validation cases of every finished fold, by held-out patient; written to ``lopo_summary.json``."""
+    summary = {
+        held: json.loads((work / "lopo" / held / "summary.json").read_text())
+        for held in real_data.PATIENTS
+        if (work / "lopo" / held / "summary.json").exists()
+    }
     (work / "lopo_summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def fold_seconds(work: Path) -> dict[str, float]:
+    """Training plus validation time of each finished fold (folds may have run in parallel)."""
+    out = {}
+    for held in real_data.PATIENTS:
+        files = [work / "lopo" / held / f"{step}_seconds.txt" for step in ("train", "validate")]
+        if all(f.exists() for f in files):
+            out[f"lopo {held}"] = float(sum(float(f.read_text()) for f in files))
+    return out
+
+
+def missing_folds(summary: dict[str, Any]) -> list[str]:
+    return [p for p in real_data.PATIENTS if p not in summary]

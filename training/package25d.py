@@ -86,13 +86,16 @@ def stage_evaluate(work: Path, cfg: dict[str, Any]) -> None:
     _package(work, cfg, metrics)  # so the registry can load the new models
     registry = ModelRegistry(build_steps.MODELS)
     threads = torch.get_num_threads()
-    summary = json.loads((work / "lopo_summary.json").read_text())
+    scored = work / "lopo_summary_scored.json"
+    summary = json.loads(scored.read_text()) if scored.exists() else lopo.gather_summary(work)
     metrics["seg"]["real_leave_one_patient_out"] = cards25d.lopo_rows(summary)
+    metrics["seg"]["lopo_folds_missing"] = lopo.missing_folds(summary)
+    metrics["seg"]["lopo_candidate_score"] = scored.exists()
     metrics["seg"]["real_classical_baseline"] = cards25d.lopo_rows({"all": _baseline_on_real(work)})
     metrics["seg"]["heldout_synthetic"] = evaluate_synthetic(registry, threads, build_steps.THRESHOLD, 12, 4)
     metrics["cls"] = json.loads((work / "cls_info.json").read_text())
     metrics["export"] = json.loads((work / "export_check.json").read_text())
-    metrics["stage_seconds"] = json.loads((work / "stage_seconds.json").read_text())
+    metrics["stage_seconds"] = {**json.loads((work / "stage_seconds.json").read_text()), **lopo.fold_seconds(work)}
     (work / "metrics.json").write_text(json.dumps(metrics, indent=2))
     _package(work, cfg, metrics)
 

@@ -74,3 +74,25 @@ def test_card_rows_keep_every_lesion_and_not_analysed_scans() -> None:
     ]
     table = "\n".join(cards25d.results_table(rows))
     assert "Dice 0.71" in table and "**missed**" in table and "not analysed: outside the range" in table
+
+
+def test_lopo_summary_gathers_finished_folds_and_the_card_names_the_missing(tmp_path: Path) -> None:
+    import json
+
+    from training import lopo, real_data
+
+    done = real_data.PATIENTS[:2]
+    for held in done:
+        (tmp_path / "lopo" / held).mkdir(parents=True)
+        (tmp_path / "lopo" / held / "summary.json").write_text(json.dumps([{"folder": held}]))
+        for step in ("train", "validate"):
+            (tmp_path / "lopo" / held / f"{step}_seconds.txt").write_text("10\n")
+    summary = lopo.gather_summary(tmp_path)
+    assert sorted(summary) == sorted(done)
+    assert json.loads((tmp_path / "lopo_summary.json").read_text()) == summary
+    missing = lopo.missing_folds(summary)
+    assert missing == list(real_data.PATIENTS[2:])
+    assert lopo.fold_seconds(tmp_path) == {f"lopo {held}": 20.0 for held in done}
+    notes = "\n".join(cards25d._lopo_notes({"lopo_folds_missing": missing, "lopo_candidate_score": False}))
+    assert all(name in notes for name in missing) and "without the candidate score" in notes
+    assert cards25d._lopo_notes({"lopo_folds_missing": [], "lopo_candidate_score": True}) == []

@@ -8,6 +8,9 @@ Run: ``.venv/bin/python packaging/screenshots.py`` (needs Debian's ``xvfb``; Ima
 - ``review.png``: the AI review screen: findings panel, overlays in 1×3, heat map + colour bar,
   the decision-support notice (``--models DIR`` picks the models, default ``models/``;
   ``--fixture-models`` uses the tiny test fixtures instead, for when the real ones are not ready)
+- ``export_actions.png``: after Run AI, File/AI review ▸ Export SEG + SR… into the pre-filled
+  ``meddiag-results/`` beside a copy of the demo study: the export buttons and the result message
+  (``--export-only`` takes just this one; ``--models`` / ``--fixture-models`` as above)
 """
 
 from __future__ import annotations
@@ -39,9 +42,12 @@ def outer() -> int:
     try:
         time.sleep(1.0)
         env = {**os.environ, "DISPLAY": DISPLAY, "QT_QPA_PLATFORM": "xcb"}
-        extra = [a for a in sys.argv[1:] if a != "--review-only"]
+        extra = [a for a in sys.argv[1:] if a not in ("--review-only", "--export-only")]
+        if "--export-only" in sys.argv:
+            return _inner(env, ["--inner-export", *extra])
         codes = [] if "--review-only" in sys.argv else [_inner(env, ["--inner"])]
         codes.append(_inner(env, ["--inner-review", *extra]))
+        codes.append(_inner(env, ["--inner-export", *extra]))
         return max(codes)
     finally:
         xvfb.terminate()
@@ -200,6 +206,67 @@ def inner_review() -> int:
         return driver.exit_code
 
 
+def inner_export() -> int:
+    """Inside Xvfb: a copy of the demo, Run AI, accept a finding, export SEG + SR to the default folder."""
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication, QFileDialog
+
+    from meddiag_desktop.config import Settings
+    from meddiag_desktop.ui.main_window import MainWindow
+    from meddiag_desktop.ui.screenshot import ScreenshotDriver
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    with tempfile.TemporaryDirectory() as tmp:
+        study = Path(tmp) / "studies" / "chest-ct"
+        shutil.copytree(demo_folder(), study)
+        settings = Settings(data_dir=Path(tmp) / "data", config_dir=Path(tmp) / "config",
+                            builtin_models_dir=_models_dir(Path(tmp)), reviewer_display_name="Dr Demo")  # fmt: skip
+        window = MainWindow(settings)
+        window.resize(1660, 960)
+        window.move(0, 0)
+
+        def wait_for(signal: Any, timeout_ms: int) -> None:
+            loop = QEventLoop()
+            signal.connect(lambda busy: None if busy else loop.quit())
+            QTimer.singleShot(timeout_ms, loop.quit)
+            loop.exec()
+
+        def before_save(win: MainWindow) -> None:
+            win.view_actions["preset1"].trigger()  # lung window
+            win.view_actions["privacy"].trigger()
+            win.review.actions["run"].trigger()
+            wait_for(win.review.analysis.busy_changed, 300_000)
+            win.review.actions["accept"].trigger()
+            # The user presses OK on the folder dialog, which opens on meddiag-results/ beside the study.
+            QFileDialog.getExistingDirectory = staticmethod(lambda _parent, _title, start: start)  # type: ignore[method-assign]
+            win.review.actions["export"].trigger()
+            wait_for(win.review.exports.controller.busy_changed, 120_000)
+            win.browser_dock.hide()
+            _raise_dock(win, "AI review")
+            for _ in range(5):
+                _settle(app)
+            print(win.review.panel.export_status.text())
+            _show_menu_and_grab(app, win, "AI review", OUT / "export_actions.png")
+
+        driver = ScreenshotDriver(window, Path(tmp) / "window.png", before_save=before_save)
+        window.show()
+        window.open_path(study.parent)
+        app.exec()
+        return driver.exit_code
+
+
+def _show_menu_and_grab(app: Any, window: Any, title: str, target: Path) -> None:
+    """Open a menu of the menu bar and save the screen under the window (menus are windows of their own)."""
+    bar = window.menuBar()
+    action = next(a for a in bar.actions() if a.text().replace("&", "") == title)
+    action.menu().popup(bar.mapToGlobal(bar.actionGeometry(action).bottomLeft()))
+    for _ in range(5):
+        _settle(app)
+    frame = window.frameGeometry()
+    app.primaryScreen().grabWindow(0, frame.x(), frame.y(), frame.width(), frame.height()).save(str(target))
+    action.menu().close()
+
+
 def _raise_dock(window: object, name: str) -> None:
     from PySide6.QtWidgets import QDockWidget, QMainWindow
 
@@ -220,4 +287,6 @@ def _settle(app: object) -> None:
 if __name__ == "__main__":
     if "--inner-review" in sys.argv:
         sys.exit(inner_review())
+    if "--inner-export" in sys.argv:
+        sys.exit(inner_export())
     sys.exit(inner() if "--inner" in sys.argv else outer())

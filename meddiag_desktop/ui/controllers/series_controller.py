@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 
 from meddiag_desktop.core.volume import Volume
+from meddiag_desktop.io.export_common import default_export_dir
 from meddiag_desktop.io.index import SeriesIndex
 from meddiag_desktop.io.series_loader import plan_series, read_volume
 from meddiag_desktop.ui.panels import Level
@@ -187,4 +188,5 @@ def _series_info(index: SeriesIndex, series_uid: str) -> SeriesInfo:
         patient_id=patient.patient_id,
         birth_date=patient.birth_date,
         study_date=study.date,
+        results_folder=str(default_export_dir(index, series_uid)),
     )

@@ -1,4 +1,4 @@
-"""The review dock's widgets (no logic): notice, Run AI, findings, decisions, edit bar, overlays, sign-off."""
+"""The review dock's widgets (no logic): notice, Run AI, findings, decisions, edit bar, overlays, sign-off, export."""
 
 from __future__ import annotations
 
@@ -90,7 +90,18 @@ class ReviewPanel(QWidget):
         self.status = QLabel("No AI review for this series. Open a series and press Run AI.")
         self.status.setWordWrap(True)
         self.sign_button, self.amend_button = QPushButton("Sign off…"), QPushButton("Amend…")
+        self._build_export_controls()
         self._lay_out()
+
+    def _build_export_controls(self) -> None:
+        self.export_button = QPushButton("Export SEG + SR…")
+        self.deid_button = QPushButton("Export de-identified…")
+        self.report_button = QPushButton("Save report…")
+        self.report_privacy = QCheckBox("Report without patient and study details (privacy)")
+        self.export_status = QLabel()
+        self.export_status.setWordWrap(True)
+        self.export_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.export_status.setVisible(False)
 
     def _build_overlay_controls(self) -> None:
         self.shown = QCheckBox("AI overlays (O)")
@@ -133,6 +144,14 @@ class ReviewPanel(QWidget):
         layout.addWidget(self.colour_bar)
         layout.addWidget(self.status)
         layout.addLayout(_row(self.sign_button, self.amend_button, stretch=True))
+        layout.addLayout(_row(self.export_button, self.deid_button, self.report_button, stretch=True))
+        layout.addWidget(self.report_privacy)
+        layout.addWidget(self.export_status)
 
     def set_threshold_text(self, threshold: float) -> None:
         self.threshold_label.setText(f"Hide AI p < {threshold:.2f}")
+
+    def set_export_status(self, text: str, *, error: bool = False) -> None:
+        self.export_status.setStyleSheet("color:#c0392b;" if error else "")
+        self.export_status.setText(text)
+        self.export_status.setVisible(bool(text))

@@ -1,4 +1,4 @@
-"""Assembles the review: panel, controllers, overlays and key actions, and wires them together.
+"""Assembles the review: panel, controllers, overlays, key and export actions, and wires them together.
 
 Slots here read a widget, call one controller method and return.
 """
@@ -16,6 +16,7 @@ from meddiag_desktop.ui.controllers.edit_controller import EditController, EditM
 from meddiag_desktop.ui.controllers.review_controller import ReviewController
 from meddiag_desktop.ui.dialogs import review_dialogs
 from meddiag_desktop.ui.panels import Level
+from meddiag_desktop.ui.review.export_actions import ExportActions
 from meddiag_desktop.ui.review.review_overlays import ReviewOverlays
 from meddiag_desktop.ui.review.review_panel import ReviewPanel
 from meddiag_desktop.ui.viewer.slice_view import PAINT_TOOLS, Tool
@@ -67,6 +68,7 @@ class ReviewScreen(QObject):
         self.review = ReviewController(settings, notes, self)
         self.overlays = ReviewOverlays(viewer, self.review, self)
         self.editing = EditController(viewer, self.review, notes, self)
+        self.exports = ExportActions(settings, runner, viewer, self.review, self.panel, notes, parent)
         self._threshold_timer = QTimer(self, singleShot=True, interval=THRESHOLD_RECORD_MS)
         self.actions: dict[str, QAction] = {}
         self._connect_controllers()
@@ -91,6 +93,9 @@ class ReviewScreen(QObject):
             menu.addAction(self.actions[name])
             if name in ("card", "previous", "add", "larger"):
                 menu.addSeparator()
+        menu.addSeparator()
+        menu.addActions(list(self.exports.actions.values()))
+        self.actions.update(self.exports.actions)
         self._refresh()
         return self.actions
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class SeriesInfo:
-    """What the corner text shows about the open series (identity fields hidden in privacy mode)."""
+    """The open series as the corner text shows it (identity hidden in privacy mode), and its results folder."""
 
     series_uid: str = ""
     study_uid: str = ""
@@ -27,6 +27,7 @@ class SeriesInfo:
     birth_date: str = ""
     study_date: str = ""
     stack_label: str = ""
+    results_folder: str = ""  # where exports go by default: meddiag-results/ beside the study
 
 
 class ViewerState(QObject):

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 SPACING_TOLERANCE = 0.01  # 1 % deviation from the typical step counts as a gap
 TILT_TOLERANCE_DEG = 0.01
 DUPLICATE_TOLERANCE_MM = 1e-3
+MIN_PLANE_SINE = 1e-3  # row and column directions closer than ~0.06 degrees do not define a plane
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def build_stacks(frames: Sequence[FrameGeometry]) -> list[StackGeometry]:
     """Group frames into geometrically consistent stacks, each sorted along its normal."""
     if not frames:
         return []
-    if any(f.position is None or f.orientation is None for f in frames):
+    if not all(is_placeable(f) for f in frames):
         return _unpositioned_stacks(frames)
     groups = _group_by_plane(frames)
     stacks: list[StackGeometry] = []
@@ -65,6 +66,22 @@ def build_stacks(frames: Sequence[FrameGeometry]) -> list[StackGeometry]:
         for part, extra in _split_duplicates(group):
             stacks.append(_sorted_stack(part, (*shared, *extra)))
     return stacks
+
+
+def is_placeable(frame: FrameGeometry) -> bool:
+    """True when position and orientation can place the frame (PS3.3 C.7.6.2.1.1).
+
+    Both must be present and finite, and the row and column direction cosines must span a
+    plane: NaN/inf positions or collinear (or zero) direction vectors give no slice normal.
+    """
+    if frame.position is None or frame.orientation is None or len(frame.orientation) != 6:
+        return False
+    values = np.asarray((*frame.position, *frame.orientation), dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        return False
+    row, column = values[3:6], values[6:9]
+    lengths = float(np.linalg.norm(row)) * float(np.linalg.norm(column))
+    return lengths > 0 and float(np.linalg.norm(np.cross(row, column))) / lengths > MIN_PLANE_SINE
 
 
 def _unpositioned_stacks(frames: Sequence[FrameGeometry]) -> list[StackGeometry]:
@@ -92,9 +109,9 @@ def _unpositioned_stack(frames: Sequence[FrameGeometry]) -> StackGeometry:
         warnings = (
             GeometryWarning(
                 WarningKind.MISSING_POSITION,
-                f"{sum(f.position is None or f.orientation is None for f in frames)} of {len(frames)} "
-                "images have no patient position or orientation; they are shown in instance order "
-                "and distances between slices are unknown.",
+                f"{sum(not is_placeable(f) for f in frames)} of {len(frames)} images have no usable "
+                "patient position or orientation (missing, not a number, or row and column directions "
+                "that are parallel); they are shown in instance order and distances between slices are unknown.",
             ),
         )
     return StackGeometry(tuple(f.key for f in ordered), affine, warnings, None)

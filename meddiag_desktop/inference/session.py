@@ -60,6 +60,7 @@ class ModelSession:
     def __init__(self, manifest: ModelManifest, model_bytes: bytes, options: SessionOptions) -> None:
         self.manifest = manifest
         self.options = options
+        ort.disable_telemetry_events()  # second guard; ORT_DISABLE_TELEMETRY (inference/_offline.py) is the opt-out
         so = ort.SessionOptions()
         so.intra_op_num_threads = max(0, options.threads)
         so.inter_op_num_threads = 1

@@ -24,6 +24,13 @@ EXPLICIT_BE = "1.2.840.10008.1.2.2"
 
 PIXEL_DATA_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})
 _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
+# PS3.5 6.2: every VR with a 16-bit length. Any other VR (e.g. "QQ") stops the lean reader.
+_SHORT_VRS = frozenset(
+    {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"PN", b"SH", b"SL", b"SS",
+     b"ST", b"TM", b"UI", b"UL", b"US"}
+)  # fmt: skip
+# Real headers nest a few levels (SR content trees a few dozen); a deeper file is built to exhaust readers.
+MAX_SEQUENCE_DEPTH = 128
 _UNDEFINED = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 
@@ -84,6 +91,10 @@ class HeaderParseError(Exception):
 
 class NotDicomError(HeaderParseError):
     """The file has no DICOM preamble/prefix and does not look like DICOM."""
+
+
+class UnsafeHeaderError(HeaderParseError):
+    """The header is built to exhaust a reader (sequences nested too deep): no reader should try it."""
 
 
 @dataclass
@@ -184,6 +195,7 @@ class _Walker:
         self._tag = struct.Struct(self.endian + "HH")
         self._u16 = struct.Struct(self.endian + "H")
         self._u32 = struct.Struct(self.endian + "I")
+        self._depth = 0
 
     def walk(self, pos: int) -> None:
         """Walk the top-level data set until Pixel Data or end of file."""
@@ -269,8 +281,8 @@ class _Walker:
         if vr in _LONG_VRS:
             self.buf.ensure(pos + 12)
             return tag, vr, self._u32.unpack_from(self.buf.data, pos + 8)[0], pos + 12
-        if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
-            raise HeaderParseError(f"invalid VR at byte {pos}")
+        if vr not in _SHORT_VRS:
+            raise HeaderParseError(f"unknown VR {vr!r} at byte {pos}")
         return tag, vr, self._u16.unpack_from(data, pos + 6)[0], pos + 8
 
     def _consume(self, tag: int, vr: bytes, length: int, pos: int, *, top_level: bool) -> int:
@@ -294,6 +306,15 @@ class _Walker:
             self.header.values[WANTED_TAGS[tag]] = "present"
         if length != _UNDEFINED:
             return pos + length
+        self._depth += 1
+        if self._depth > MAX_SEQUENCE_DEPTH:
+            raise UnsafeHeaderError(f"sequences nested more than {MAX_SEQUENCE_DEPTH} levels deep (byte {pos})")
+        try:
+            return self._skip_items(pos)
+        finally:
+            self._depth -= 1
+
+    def _skip_items(self, pos: int) -> int:
         while True:
             self.buf.ensure(pos + 8)
             item_tag, _vr, item_len, pos = self._element_header(pos)

@@ -7,7 +7,8 @@ here (the browser needs it) and nowhere else: it is never logged.
 from __future__ import annotations
 
 import sqlite3
-from contextlib import closing
+from contextlib import closing, contextmanager
+from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from meddiag_desktop.core.records import (
@@ -22,7 +23,7 @@ from meddiag_desktop.core.records import (
 from meddiag_desktop.errors import StudyIndexError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
     from pathlib import Path
 
 SCHEMA_VERSION = 2
@@ -85,17 +86,18 @@ class StudyContext:
 class SeriesIndex:
     """Read and write the index database at ``path``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, timeout: float = 30.0) -> None:
         self.path = path
+        self.timeout = timeout
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=30)
+            self._db = sqlite3.connect(path, timeout=timeout)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
             self._check_version()
         except sqlite3.DatabaseError as exc:
-            raise StudyIndexError(f"The study index at {path} cannot be opened: {exc}") from exc
+            raise StudyIndexError(f"The study index at {path} cannot be opened: {_reason(exc, timeout)}") from exc
 
     def close(self) -> None:
         self._db.close()
@@ -105,6 +107,16 @@ class SeriesIndex:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction; SQLite errors (a lock held past the timeout, a full disk) become typed."""
+        try:
+            with self._db:
+                yield
+        except sqlite3.OperationalError as exc:
+            reason = _reason(exc, self.timeout)
+            raise StudyIndexError(f"The study index at {self.path} cannot be written: {reason}") from exc
 
     def _check_version(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
@@ -125,13 +137,13 @@ class SeriesIndex:
     # -- writing ---------------------------------------------------------------------------
 
     def file_stamps(self, paths_under: str) -> dict[str, tuple[int, int]]:
-        """``path -> (size, mtime_ns)`` for every indexed file below a folder."""
-        like = paths_under.rstrip("/") + "/%"
+        """``path -> (size, mtime_ns)`` for every indexed file below a folder (exact prefix, see ``_below``)."""
         stamps: dict[str, tuple[int, int]] = {}
-        for table in ("instances", "problems"):
-            query = f"SELECT path, size, mtime_ns FROM {table} WHERE path LIKE ?"
-            for path, size, mtime in self._db.execute(query, (like,)):
-                stamps[path] = (size, mtime)
+        with self._transaction():
+            for table in ("instances", "problems"):
+                query = f"SELECT path, size, mtime_ns FROM {table} WHERE path >= ? AND path < ?"
+                for path, size, mtime in self._db.execute(query, _below(paths_under)):
+                    stamps[path] = (size, mtime)
         return stamps
 
     def store(
@@ -140,7 +152,7 @@ class SeriesIndex:
         problems: Sequence[tuple[ScanProblem, int, int]],
     ) -> None:
         """Insert or replace a batch in one transaction."""
-        with self._db:
+        with self._transaction():
             for record, context in instances:
                 self._store_context(context)
                 self._db.execute("DELETE FROM problems WHERE path=?", (record.path,))
@@ -172,7 +184,7 @@ class SeriesIndex:
 
     def remove(self, paths: Iterable[str]) -> None:
         """Forget files that no longer exist, and any series/study/patient left empty."""
-        with self._db:
+        with self._transaction():
             for path in paths:
                 self._db.execute("DELETE FROM instances WHERE path=?", (path,))
                 self._db.execute("DELETE FROM problems WHERE path=?", (path,))
@@ -244,7 +256,7 @@ class SeriesIndex:
             rows = self._db.execute("SELECT path, reason FROM problems ORDER BY path")
         else:
             rows = self._db.execute(
-                "SELECT path, reason FROM problems WHERE path LIKE ? ORDER BY path", (paths_under.rstrip("/") + "/%",)
+                "SELECT path, reason FROM problems WHERE path >= ? AND path < ? ORDER BY path", _below(paths_under)
             )
         return [ScanProblem(*row) for row in rows]
 
@@ -260,6 +272,28 @@ class SeriesIndex:
         if row is None:
             raise StudyIndexError(f"Series {series_uid} is not in the index.")
         return StudyRecord(*row[:6]), PatientRecord(*row[6:])
+
+
+def _reason(exc: sqlite3.Error, timeout: float) -> str:
+    if "locked" in str(exc) or "busy" in str(exc):
+        return (
+            f"another program (another MedDiag window or scan?) has held it locked for over {timeout:g} s; "
+            "try again when it has finished"
+        )
+    return str(exc)
+
+
+def _below(folder: str) -> tuple[str, str]:
+    """Bounds ``[low, high)`` of every path strictly below ``folder``, for a range query on ``path``.
+
+    ``low`` is the folder and its separator (from pathlib, so ``\\`` on Windows), ``high`` the same
+    with the separator's next code point. SQLite compares TEXT byte-wise (BINARY collation), so
+    the range holds exactly the paths that start with ``low``: case-sensitive, with no wildcard
+    (``LIKE`` let ``case_b`` match the sibling ``caseXb`` and ``CASE_B``), and it uses the
+    primary-key index.
+    """
+    low = str(PurePath(folder, "x"))[:-1]  # "/a/b" -> "/a/b/", "/" -> "/", "C:\\" -> "C:\\"
+    return low, low[:-1] + chr(ord(low[-1]) + 1)
 
 
 def _join(values: tuple[float, ...] | None) -> str | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
+import struct
 from typing import TYPE_CHECKING
 
 import pydicom
@@ -15,6 +17,7 @@ from meddiag_desktop.io.header import (
     HeaderParseError,
     NotDicomError,
     RawHeader,
+    UnsafeHeaderError,
     read_header,
 )
 from meddiag_desktop.io.index import StudyContext
@@ -42,6 +45,12 @@ _KIND_WORDS = {
 
 
 ParsedInstance = tuple[InstanceRecord, StudyContext]
+_PYDICOM_VALUE_ERRORS = (NotImplementedError, ValueError, TypeError, KeyError, OverflowError, struct.error)
+# A frame larger than this (16384 x 16384) is refused before anything is allocated for it.
+MAX_FRAME_PIXELS = 16384 * 16384
+# PS3.5 A.4: each frame of encapsulated Pixel Data fills at least one item (8-byte header, even length > 0).
+MIN_ENCAPSULATED_FRAME_BYTES = 10
+NATIVE_SYNTAXES = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2")
 
 
 def parse_instance(path: Path, size: int, mtime_ns: int) -> ParsedInstance | ScanProblem:
@@ -50,6 +59,8 @@ def parse_instance(path: Path, size: int, mtime_ns: int) -> ParsedInstance | Sca
         header = read_header(path)
     except NotDicomError:
         return ScanProblem(str(path), "not a DICOM file")
+    except UnsafeHeaderError as exc:
+        return ScanProblem(str(path), f"broken DICOM header: {exc}")
     except HeaderParseError:
         header_or_problem = _read_with_pydicom(path)
         if isinstance(header_or_problem, ScanProblem):
@@ -70,10 +81,13 @@ def _read_with_pydicom(path: Path) -> RawHeader | ScanProblem:
         return ScanProblem(str(path), f"broken DICOM header ({type(exc).__name__}: {exc})")
     values: dict[str, str | int | tuple[int, ...]] = {}
     for tag, name in WANTED_TAGS.items():
-        element = ds.file_meta.get(tag) if tag >> 16 == 2 else ds.get(tag)
-        if element is None or element.value is None:
-            continue
-        values[name] = _value_text(element.value)
+        try:  # pydicom decodes values lazily: an unknown VR or a bad value raises here
+            element = ds.file_meta.get(tag) if tag >> 16 == 2 else ds.get(tag)
+            if element is None or element.value is None:
+                continue
+            values[name] = _value_text(element.value)
+        except _PYDICOM_VALUE_ERRORS as exc:
+            return ScanProblem(str(path), f"broken DICOM header ({name}: {exc})")
     pixels = "PixelData" in ds or "FloatPixelData" in ds or ds.get("Rows") is not None
     return RawHeader(values=values, pixel_offset=-2 if pixels else -1, pixel_length=-1)
 
@@ -96,6 +110,10 @@ def _record_from_header(path: str, size: int, mtime_ns: int, header: RawHeader) 
     _fill_missing_uids(v, path)
     series_uid, sop_uid = str(v["SeriesInstanceUID"]), str(v["SOPInstanceUID"])
     kind = _object_kind(sop_class, header)
+    if kind is ObjectKind.IMAGE:
+        impossible = _unknown_syntax(v) or _impossible_size(v, header, size)
+        if impossible:
+            return ScanProblem(path, impossible)
     record = InstanceRecord(
         path=path,
         size=size,
@@ -174,6 +192,48 @@ def _object_kind(sop_class: str, header: RawHeader) -> ObjectKind:
     return ObjectKind.IMAGE if has_pixels else ObjectKind.OTHER
 
 
+def _unknown_syntax(v: dict[str, str | int | tuple[int, ...]]) -> str:
+    """Why the pixels can never be decoded: a Transfer Syntax UID no standard defines (PS3.6 Annex A)."""
+    syntax = pydicom.uid.UID(str(v.get("TransferSyntaxUID", NATIVE_SYNTAXES[0])))
+    if syntax.is_transfer_syntax:
+        return ""
+    return f"transfer syntax {syntax} is not one this app knows, so its images cannot be decoded"
+
+
+def _impossible_size(v: dict[str, str | int | tuple[int, ...]], header: RawHeader, size: int) -> str:
+    """Why the declared image size cannot be true of this file ('' when it can), before any allocation.
+
+    Native Pixel Data (PS3.5 8.1.1) holds exactly rows x columns x samples x frames x bits / 8
+    bytes; encapsulated Pixel Data (PS3.5 A.4) needs at least one item per frame.
+    """
+    rows, columns = _int(v.get("Rows")) or 0, _int(v.get("Columns")) or 0
+    frames, samples = _int(v.get("NumberOfFrames")) or 1, _int(v.get("SamplesPerPixel")) or 1
+    bits = _int(v.get("BitsAllocated")) or 0
+    what = f"{frames} frame{'s' if frames != 1 else ''} of {rows} x {columns} pixels"
+    if min(rows, columns, frames, samples, bits) < 0:
+        return f"broken image header: negative size ({what})"
+    if rows * columns > MAX_FRAME_PIXELS:
+        return f"declares {what}, larger than any image this app can show ({MAX_FRAME_PIXELS:,} pixels a frame)"
+    declared = rows * columns * samples * frames * bits // 8
+    if str(v.get("TransferSyntaxUID", NATIVE_SYNTAXES[0])) in NATIVE_SYNTAXES:
+        available = header.pixel_length if header.pixel_length >= 0 else size
+        if declared > available:
+            return (
+                f"declares {what} ({_size_text(declared)}) but holds only {_size_text(available)} "
+                "of pixel data: the header or the file is broken"
+            )
+    elif frames * MIN_ENCAPSULATED_FRAME_BYTES > size:
+        return f"declares {what} but the whole file is only {_size_text(size)}: the header or the file is broken"
+    return ""
+
+
+def _size_text(count: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
+
+
 def describe_non_image(kind: ObjectKind) -> str:
     """Plain words for why a DICOM object is not shown as an image series."""
     return _KIND_WORDS.get(kind, "not an image")
@@ -189,10 +249,12 @@ def _int(value: object) -> int | None:
 
 
 def _optional_float(value: object) -> float | None:
+    """The first number of a value; ``None`` when absent, not a number, NaN or infinite."""
     try:
-        return float(str(value).split("\\")[0])
+        number = float(str(value).split("\\")[0])
     except (TypeError, ValueError):
         return None
+    return number if math.isfinite(number) else None
 
 
 def _float(value: object, default: float) -> float:
@@ -211,4 +273,4 @@ def _floats(value: object, count: int) -> tuple[float, ...] | None:
         parts = tuple(float(p) for p in str(value).split("\\"))
     except ValueError:
         return None
-    return parts if len(parts) == count else None
+    return parts if len(parts) == count and all(math.isfinite(p) for p in parts) else None

@@ -99,6 +99,8 @@ def _transfer_syntax(ds: pydicom.Dataset) -> UID:
 
 def _decode_dataset(ds: pydicom.Dataset, name: str) -> NDArray[np.generic]:
     syntax = _transfer_syntax(ds)
+    if not syntax.is_transfer_syntax:  # pydicom would raise a bare ValueError on is_compressed
+        raise UnsupportedDicomError(f"{name}: unsupported — {syntax} is not a known transfer syntax (PS3.6 Annex A).")
     plugin = _PLUGIN_FOR.get(str(syntax), "pylibjpeg" if syntax.is_compressed else "")
     try:
         result: NDArray[np.generic] = pixel_array(ds, decoding_plugin=plugin)

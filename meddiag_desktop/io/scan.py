@@ -31,6 +31,7 @@ class FileStamp:
     path: str
     size: int
     mtime_ns: int
+    name_problem: str = ""  # set when the file cannot be indexed under its own name (``path`` is then for display)
 
 
 def scan(
@@ -48,6 +49,10 @@ def scan(
         root, files = target, list(_walk(target))
     else:
         raise DicomReadError(f"{target} is neither a folder nor a DICOMDIR file.")
+    if not _is_utf8(str(root)):
+        raise DicomReadError(
+            f"The folder name {_displayable(str(root))} is not valid UTF-8; rename it (or a parent folder) to scan it."
+        )
     known = index.file_stamps(str(root))
     changed = [f for f in files if known.get(f.path) != (f.size, f.mtime_ns)]
     removed = set(known) - {f.path for f in files} if target.is_dir() else set()
@@ -77,6 +82,10 @@ def _parse_and_store(
         parsed: list[ParsedInstance] = []
         failed: list[tuple[ScanProblem, int, int]] = []
         for stamp in batch:
+            if stamp.name_problem:
+                failed.append((ScanProblem(stamp.path, stamp.name_problem), stamp.size, stamp.mtime_ns))
+                problems.append(failed[-1][0])
+                continue
             result = parse_instance(Path(stamp.path), stamp.size, stamp.mtime_ns)
             if isinstance(result, ScanProblem):
                 failed.append((result, stamp.size, stamp.mtime_ns))
@@ -104,8 +113,36 @@ def _walk(root: Path) -> Iterator[FileStamp]:
             if entry.is_dir(follow_symlinks=False):
                 stack.append(entry.path)
             elif entry.is_file():
-                st = entry.stat()
-                yield FileStamp(entry.path, st.st_size, st.st_mtime_ns)
+                stamp = _stamp(entry)
+                if stamp is not None:
+                    yield stamp
+
+
+def _stamp(entry: os.DirEntry[str]) -> FileStamp | None:
+    """The file's size and time, ``None`` when it vanished since the folder was listed."""
+    try:
+        st = entry.stat()
+    except OSError as exc:  # deleted (or made unreadable) while the scan runs: it is simply not there
+        log.debug("a file vanished during the scan: %s", exc.strerror)
+        return None
+    if _is_utf8(entry.path):
+        return FileStamp(entry.path, st.st_size, st.st_mtime_ns)
+    reason = "the file name is not valid UTF-8 (e.g. from an old Latin-1 archive); rename the file to index it"
+    return FileStamp(_displayable(entry.path), st.st_size, st.st_mtime_ns, name_problem=reason)
+
+
+def _is_utf8(path: str) -> bool:
+    """False for names holding bytes that are not UTF-8 (Python keeps them as lone surrogates)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _displayable(path: str) -> str:
+    """A printable, storable form of a non-UTF-8 name: its bad bytes as ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _is_dicomdir(path: Path) -> bool:

@@ -124,20 +124,22 @@ def stage_score(work: Path, cfg: dict[str, Any]) -> None:
     """Fit the candidate score leave-one-patient-out, re-validate each fold with its own score."""
     from training import candidate_score
 
-    missing = lopo.missing_folds(lopo.gather_summary(work))
-    if missing:
-        raise RuntimeError(f"the candidate score needs every fold; not run yet: {', '.join(missing)}")
-    samples = candidate_score.collect(work)
-    folds = candidate_score.leave_one_patient_out(samples)
+    finished = tuple(lopo.gather_summary(work))
+    if len(finished) < 3:
+        raise RuntimeError(f"the candidate score needs at least three finished folds; finished: {finished}")
+    samples = candidate_score.collect(work, finished)
+    folds = candidate_score.leave_one_patient_out(samples, finished)
     shipped = candidate_score.final(samples)
-    (work / "candidate_score.json").write_text(json.dumps({"folds": folds, "final": shipped}, indent=2))
+    (work / "candidate_score.json").write_text(
+        json.dumps({"patients": finished, "folds": folds, "final": shipped}, indent=2)
+    )
     summary = {}
     for held, score in folds.items():
         fold = work / "lopo" / held
         model_id = f"lopo-{held.lower()}"
         write_fold_manifest(fold / "models" / model_id, postprocess_with(score), f"# {model_id}\nFold model.\n")
         report = lopo.validate_model(
-            (held,), fold / "models", model_id, fold / "validation_scored", work / "lopo_index.sqlite"
+            (held,), fold / "models", model_id, fold / "validation_scored", fold / "index.sqlite"
         )
         summary[held] = [c.to_dict() for c in report.cases]
     (work / "lopo_summary_scored.json").write_text(json.dumps(summary, indent=2))

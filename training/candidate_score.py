@@ -47,22 +47,26 @@ class Sample:
     false: bool  # shares no voxel with any reference lesion
 
 
-def collect(work: Path) -> list[Sample]:
-    """Candidates of every fold model on its held-out patient (native and ~8 mm), labelled."""
-    path = work / "candidates.json"
+def collect(work: Path, patients: tuple[str, ...]) -> list[Sample]:
+    """Candidates of each named patient's fold model on that patient (native and ~8 mm), labelled."""
+    samples: list[Sample] = []
+    for held in patients:
+        samples += _fold_samples(work, held)
+    return samples
+
+
+def _fold_samples(work: Path, held: str) -> list[Sample]:
+    path = work / "lopo" / held / "candidates.json"
     if path.exists():
         return [Sample(**s) for s in json.loads(path.read_text())]
-    samples: list[Sample] = []
-    for held in real_data.PATIENTS:
-        fold = work / "lopo" / held
-        registry = ModelRegistry(real_data.REPO / "models", fold / "models")
-        with SeriesIndex(work / "lopo_index.sqlite") as index:
-            found = discover_cases(
-                [lopo.patient_folder(held)], index,
-                annotations=real_data.CORPUS / "lung_pet_ct_dx" / "annotations" / "A0001", thicknesses=lopo.THICK_MM,
-            )  # fmt: skip
-        for case in found.cases:
-            samples += _case_samples(case, registry, f"lopo-{held.lower()}", held)
+    fold = work / "lopo" / held
+    registry = ModelRegistry(real_data.REPO / "models", fold / "models")
+    with SeriesIndex(fold / "index.sqlite") as index:
+        found = discover_cases(
+            [lopo.patient_folder(held)], index,
+            annotations=real_data.CORPUS / "lung_pet_ct_dx" / "annotations" / "A0001", thicknesses=lopo.THICK_MM,
+        )  # fmt: skip
+    samples = [s for case in found.cases for s in _case_samples(case, registry, f"lopo-{held.lower()}", held)]
     path.write_text(json.dumps([s.__dict__ for s in samples], indent=1))
     return samples
 
@@ -125,10 +129,10 @@ def operating_point(samples: list[Sample], scores: np.ndarray, scans: int) -> fl
     return float(false[allowed]) + 1e-6
 
 
-def leave_one_patient_out(samples: list[Sample]) -> dict[str, Any]:
+def leave_one_patient_out(samples: list[Sample], patients: tuple[str, ...]) -> dict[str, Any]:
     """Per patient: weights fitted without it, its candidates scored, the fold's operating point."""
     folds: dict[str, Any] = {}
-    for held in real_data.PATIENTS:
+    for held in patients:
         train = [s for s in samples if s.patient != held]
         test = [s for s in samples if s.patient == held]
         weights, bias = fit(train)

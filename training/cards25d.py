@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from training import manifests
+from training import manifests, real_data
 
 NOT_A_DEVICE = "**Decision support only; not a medical device.**"
 
@@ -204,10 +204,16 @@ def _lopo_notes(seg: dict[str, Any]) -> list[str]:
             f"**Folds not run yet**: {', '.join(seg['lopo_folds_missing'])} (their patients are in the training "
             "data of the shipped model, so they have no held-out figures in this build)."
         )
-    if not seg.get("lopo_candidate_score"):
+    fitted = seg.get("lopo_candidate_score")
+    if not fitted:
         notes.append(
-            "These fold figures are without the candidate score (it is fitted leave-one-patient-out only when "
-            "every fold has run); the shipped model uses the threshold and lung-region rule alone."
+            "These fold figures are without the candidate score (it needs at least three finished folds); "
+            "the shipped model uses the threshold and lung-region rule alone."
+        )
+    elif len(fitted) < len(real_data.PATIENTS):
+        notes.append(
+            f"The candidate score was fitted on the candidates of {', '.join(fitted)} only (leave-one-patient-out "
+            "among them: each patient's row uses weights fitted on the others); the shipped weights on all of them."
         )
     return [*notes, ""] if notes else []
 

@@ -93,6 +93,9 @@ def test_lopo_summary_gathers_finished_folds_and_the_card_names_the_missing(tmp_
     missing = lopo.missing_folds(summary)
     assert missing == list(real_data.PATIENTS[2:])
     assert lopo.fold_seconds(tmp_path) == {f"lopo {held}": 20.0 for held in done}
-    notes = "\n".join(cards25d._lopo_notes({"lopo_folds_missing": missing, "lopo_candidate_score": False}))
+    notes = "\n".join(cards25d._lopo_notes({"lopo_folds_missing": missing, "lopo_candidate_score": []}))
     assert all(name in notes for name in missing) and "without the candidate score" in notes
-    assert cards25d._lopo_notes({"lopo_folds_missing": [], "lopo_candidate_score": True}) == []
+    partial = "\n".join(cards25d._lopo_notes({"lopo_folds_missing": [], "lopo_candidate_score": list(done)}))
+    assert "fitted on the candidates of " + ", ".join(done) in partial
+    every = list(real_data.PATIENTS)
+    assert cards25d._lopo_notes({"lopo_folds_missing": [], "lopo_candidate_score": every}) == []

@@ -82,7 +82,9 @@ def _command_parser() -> argparse.ArgumentParser:
     _add_validate_parser(sub)
     audit = sub.add_parser("audit", help="check or export the tamper-evident audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    audit_sub.add_parser("verify", help="check the hash chain; names the first broken entry")
+    audit_sub.add_parser(
+        "verify", help="check the chain, its authentication, the facts and the checkpoint; names what was tampered with"
+    )
     export = audit_sub.add_parser("export", help="write the audit log out")
     export.add_argument("--csv", type=Path, required=True, help="output CSV file")
     return parser
@@ -270,7 +272,7 @@ def _export_analysis(
     if not result.findings:
         print("No findings: there is nothing to export.")
         return
-    with ReviewStore(settings.review_store_path) as store:
+    with ReviewStore(settings.review_store_path, settings.config_dir) as store:
         service = _review_service(store, settings)
         written = export_analysis(service, result, series.study_instance_uid, index, volume, folder)
     print(format_export(written, verified=False))
@@ -282,7 +284,7 @@ def _export(args: argparse.Namespace, index: SeriesIndex, settings: Settings) ->
     from meddiag_desktop.review.export import export_review
     from meddiag_desktop.review.store import ReviewStore
 
-    with ReviewStore(settings.review_store_path) as store:
+    with ReviewStore(settings.review_store_path, settings.config_dir) as store:
         service = _review_service(store, settings)
         if args.list:
             print(format_reviews(service.reviews()))
@@ -327,7 +329,7 @@ def _report(args: argparse.Namespace, index: SeriesIndex, settings: Settings) ->
     from meddiag_desktop.review.report_html import header_from_index, write_review_report
     from meddiag_desktop.review.store import ReviewStore
 
-    with ReviewStore(settings.review_store_path) as store:
+    with ReviewStore(settings.review_store_path, settings.config_dir) as store:
         service = _review_service(store, settings)
         state = service.restore(args.review)
         volume = _volume_of_run(index, service.run_summary(state.run_id), settings)
@@ -401,17 +403,23 @@ def _validate(args: argparse.Namespace, index: SeriesIndex, settings: Settings) 
 def _audit(args: argparse.Namespace, settings: Settings) -> int:
     from meddiag_desktop.review.store import ReviewStore
 
-    with ReviewStore(settings.review_store_path) as store:
+    with ReviewStore(settings.review_store_path, settings.config_dir) as store:
         if args.audit_command == "export":
             count = store.export_audit_csv(args.csv)
             print(f"wrote {count} audit entries to {args.csv}")
             return 0
-        report = store.verify_audit()
+        report = store.verify_audit((settings.builtin_models_dir, settings.user_models_dir))
+    store_id = f"store {report.store_id[:8]}…, " if report.store_id else ""
     if report.ok:
-        print(f"OK: {report.reason} ({settings.review_store_path})")
-        return 0
-    print(f"BROKEN at entry {report.first_broken}: {report.reason}")
-    return 1
+        print(f"OK: {report.reason} ({store_id}{settings.review_store_path})")
+    else:
+        where = f" at entry {report.first_broken}" if report.first_broken is not None else ""
+        print(f"BROKEN{where}: {report.reason} ({store_id}{settings.review_store_path})")
+        for problem in report.problems[1:]:
+            print(f"  - {problem}")
+    for note in report.notes:
+        print(f"  {note}")
+    return 0 if report.ok else 1
 
 
 def _run_gui(args: argparse.Namespace, settings: Settings) -> int:

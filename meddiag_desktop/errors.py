@@ -56,3 +56,7 @@ class ReviewStateError(MeddiagError):
 
 class AuditChainError(MeddiagError):
     """The audit log's hash chain is broken."""
+
+
+class AuditKeyError(MeddiagError):
+    """The key that authenticates the audit log cannot be read, created or safely stored."""

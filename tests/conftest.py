@@ -1,4 +1,4 @@
-"""Shared fixtures: the real corpus (skipped cleanly when absent) and a network guard."""
+"""Shared fixtures: the real corpus (skipped cleanly when absent), a network guard, isolated user dirs and keys."""
 
 from __future__ import annotations
 
@@ -38,3 +38,5 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     base = tmp_path_factory.mktemp("userdirs")
     monkeypatch.setenv("MEDDIAG_DATA_DIR", str(base / "data"))
     monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(base / "config"))
+    # Never the real user's keyring: keyring's "fail" backend makes the audit key a file in the tmp config dir.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")

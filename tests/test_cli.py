@@ -51,6 +51,7 @@ def test_unknown_series_is_a_plain_error(capsys: pytest.CaptureFixture[str]) -> 
 def test_audit_verify_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import sqlite3
     from contextlib import closing
+    from dataclasses import replace
 
     from meddiag_desktop.config import Settings
     from meddiag_desktop.review import audit
@@ -61,17 +62,19 @@ def test_audit_verify_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[s
     path = Settings().review_store_path
     with ReviewStore(path) as store:
         service = ReviewService(store, audit.Actor("radiologist1"))
-        service.record_run(ai_run())
+        # a model that is not installed: its file is not checked (tests/review/test_tamper.py checks models)
+        service.record_run(replace(ai_run(), model_ref="test-model@0.1#sha256:" + "ab" * 32))
         service.accept(service.open_review("run-1"), "F1")
     assert main(["audit", "verify"]) == 0
-    assert "all 3 entries verify" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "all 4 entries verify" in out and "test-model@0.1 (used by 1 run(s)) not installed" in out
     assert main(["audit", "export", "--csv", str(tmp_path / "a.csv")]) == 0
-    assert (tmp_path / "a.csv").read_text().count("\n") == 4
+    assert (tmp_path / "a.csv").read_text().count("\n") == 5
     with closing(sqlite3.connect(path, isolation_level=None)) as db:
         db.execute("DROP TRIGGER audit_no_update")
-        db.execute("UPDATE audit SET finding_id = 'F2' WHERE seq = 3")
+        db.execute("UPDATE audit SET finding_id = 'F2' WHERE seq = 4")
     assert main(["audit", "verify"]) == 1
-    assert "BROKEN at entry 3" in capsys.readouterr().out
+    assert "BROKEN at entry 4" in capsys.readouterr().out
 
 
 def test_analyze_demo_prints_findings_and_writes_provenance(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,9 +1,11 @@
-"""Append-only audit log with a sha256 hash chain (tamper evidence, not tamper proofing).
+"""Append-only audit log: a sha256 hash chain, authenticated, sealing the facts it records.
 
-Each entry's hash covers its own fields and the previous entry's hash, so changing or
-deleting any entry breaks the chain from that entry on. A one-row head (count + last hash)
-is updated in the same transaction, so cutting entries off the end is detected too.
-SQL triggers refuse UPDATE and DELETE on the log. Entries hold UIDs, never names or pixels.
+Each entry's hash covers its own fields, the sha256 of the fact rows it records (decision row,
+mask bytes, run payload; see ``facts``) and the previous entry's hash, so changing, deleting or
+reordering an entry breaks the chain from there on. Each entry and the one-row head (count +
+last hash) also carry an HMAC-SHA256 with a key kept outside the database (``audit_key``), so a
+rewrite that recomputes every hash is still detected without that key. SQL triggers refuse
+UPDATE and DELETE on the log. Entries hold UIDs, never names or pixels. ``verify`` checks it.
 """
 
 from __future__ import annotations
@@ -16,27 +18,41 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from meddiag_desktop.review import facts as fact_rows
+
 if TYPE_CHECKING:
     import sqlite3
     from pathlib import Path
 
+    from meddiag_desktop.review.audit_key import AuditKey
+    from meddiag_desktop.review.facts import FactRef
+
 GENESIS = "0" * 64
+STORE_CREATED = "store_created"
+STORE_MIGRATED = "store_migrated"
 
 AUDIT_SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY, time_utc TEXT NOT NULL, os_user TEXT NOT NULL, display_name TEXT NOT NULL,
     event TEXT NOT NULL, study_uid TEXT NOT NULL, series_uid TEXT NOT NULL, finding_id TEXT NOT NULL,
-    model_ref TEXT NOT NULL, details TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+    model_ref TEXT NOT NULL, details TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
+    facts TEXT NOT NULL DEFAULT '', mac TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS audit_head (
-    id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL, hash TEXT NOT NULL);
+    id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL, hash TEXT NOT NULL,
+    mac TEXT NOT NULL DEFAULT '');
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
 
+# Added to a schema-1 store by the migration (its entries keep '' and are reported as legacy).
+MIGRATION_COLUMNS = (("audit", "facts"), ("audit", "mac"), ("audit_head", "mac"))
+
 FIELDS = ("seq", "time_utc", "os_user", "display_name", "event", "study_uid", "series_uid", "finding_id",
           "model_ref", "details", "prev_hash")  # fmt: skip
+SEALED_FIELDS = (*FIELDS, "facts")
+COLUMNS = (*SEALED_FIELDS, "hash", "mac")
 
 
 @dataclass(frozen=True)
@@ -59,32 +75,34 @@ class AuditEvent:
     finding_id: str = ""
     model_ref: str = ""
     details: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    """Result of ``verify_chain``: ``first_broken`` is the seq of the first bad entry."""
-
-    entries: int
-    first_broken: int | None
-    reason: str
-
-    @property
-    def ok(self) -> bool:
-        return self.first_broken is None
+    facts: tuple[FactRef, ...] = ()
 
 
 def now_utc() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def entry_hash(values: dict[str, Any]) -> str:
-    canonical = json.dumps([values[f] for f in FIELDS], separators=(",", ":"), ensure_ascii=False)
+def entry_hash(values: dict[str, Any], sealed: bool = False) -> str:
+    """sha256 of an entry; ``sealed`` entries (schema 2) also cover their fact digests."""
+    fields = SEALED_FIELDS if sealed else FIELDS
+    canonical = json.dumps([values[f] for f in fields], separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def append(db: sqlite3.Connection, actor: Actor, event: AuditEvent) -> int:
-    """Add one entry. Call inside the caller's transaction so the fact and its entry commit together."""
+def entry_message(digest: str) -> str:
+    return f"meddiag-audit-entry:{digest}"
+
+
+def head_message(count: int, digest: str) -> str:
+    return f"meddiag-audit-head:{count}:{digest}"
+
+
+def append(db: sqlite3.Connection, key: AuditKey, actor: Actor, event: AuditEvent) -> tuple[int, str]:
+    """Add one entry; returns its ``(seq, hash)``.
+
+    Call inside the caller's transaction, after writing the facts, so that the facts and the
+    entry sealing them commit together.
+    """
     head = db.execute("SELECT count, hash FROM audit_head WHERE id = 1").fetchone()
     count, prev = head if head else (0, GENESIS)
     values: dict[str, Any] = {
@@ -92,46 +110,24 @@ def append(db: sqlite3.Connection, actor: Actor, event: AuditEvent) -> int:
         "event": event.event, "study_uid": event.study_uid, "series_uid": event.series_uid,
         "finding_id": event.finding_id, "model_ref": event.model_ref,
         "details": json.dumps(event.details or {}, sort_keys=True, separators=(",", ":")), "prev_hash": prev,
+        "facts": fact_rows.seal(db, event.facts),
     }  # fmt: skip
-    digest = entry_hash(values)
-    db.execute(f"INSERT INTO audit ({', '.join(FIELDS)}, hash) VALUES ({', '.join('?' * len(FIELDS))}, ?)",
-               (*[values[f] for f in FIELDS], digest))  # fmt: skip
-    db.execute("INSERT OR REPLACE INTO audit_head (id, count, hash) VALUES (1, ?, ?)", (count + 1, digest))
-    return count + 1
-
-
-def verify_chain(db: sqlite3.Connection) -> ChainReport:
-    """Walk the whole log; name the first entry whose content, order or link is wrong."""
-    prev, expected_seq = GENESIS, 1
-    rows = db.execute(f"SELECT {', '.join(FIELDS)}, hash FROM audit ORDER BY seq")
-    for row in rows:
-        values = dict(zip((*FIELDS, "hash"), row, strict=True))
-        seq = int(values["seq"])
-        if seq != expected_seq:
-            return ChainReport(seq - 1, expected_seq, f"entry {expected_seq} is missing (deleted)")
-        if values["prev_hash"] != prev:
-            return ChainReport(seq - 1, seq, f"entry {seq} does not follow entry {seq - 1} (link broken)")
-        if entry_hash(values) != values["hash"]:
-            return ChainReport(seq - 1, seq, f"entry {seq} was changed after it was written")
-        prev, expected_seq = values["hash"], seq + 1
-    return _check_head(db, expected_seq - 1, prev)
-
-
-def _check_head(db: sqlite3.Connection, count: int, last_hash: str) -> ChainReport:
-    head = db.execute("SELECT count, hash FROM audit_head WHERE id = 1").fetchone()
-    if head is None and count == 0:
-        return ChainReport(0, None, "the audit log is empty")
-    if head is None or head[0] != count or head[1] != last_hash:
-        recorded = head[0] if head else 0
-        return ChainReport(count, count + 1, f"the log ends at entry {count} but {recorded} entries were written")
-    return ChainReport(count, None, f"all {count} entries verify")
+    digest = entry_hash(values, sealed=True)
+    values |= {"hash": digest, "mac": key.mac(entry_message(digest))}
+    db.execute(f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+               [values[c] for c in COLUMNS])  # fmt: skip
+    db.execute(
+        "INSERT OR REPLACE INTO audit_head (id, count, hash, mac) VALUES (1, ?, ?, ?)",
+        (count + 1, digest, key.mac(head_message(count + 1, digest))),
+    )
+    return count + 1, digest
 
 
 def export_csv(db: sqlite3.Connection, path: Path) -> int:
-    """Write every entry (with its hashes) to CSV; returns the number of entries."""
-    rows = db.execute(f"SELECT {', '.join(FIELDS)}, hash FROM audit ORDER BY seq").fetchall()
+    """Write every entry (with its hashes, fact digests and MAC) to CSV; returns the number of entries."""
+    rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM audit ORDER BY seq").fetchall()
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow((*FIELDS, "hash"))
+        writer.writerow(COLUMNS)
         writer.writerows(rows)
     return len(rows)

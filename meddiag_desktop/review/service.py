@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from meddiag_desktop.errors import ReviewStateError
 from meddiag_desktop.review import audit
 from meddiag_desktop.review.events import EXPORT_EVENT
+from meddiag_desktop.review.facts import FactRef
 from meddiag_desktop.review.masks import decode_map, encode_map
 from meddiag_desktop.review.model import Decision, RejectReason, ReviewFinding, ReviewState, SignOff
 from meddiag_desktop.review.records import (
@@ -70,7 +71,8 @@ class ReviewService:
                 "findings": len(run.findings),
                 "input_pixel_sha256": run.input_pixel_sha256,
             }
-            self._audit(db, "ai_run", run.study_uid, run.series_uid, model_ref=run.model_ref, details=details)
+            self._audit(db, "ai_run", run.study_uid, run.series_uid, model_ref=run.model_ref, details=details,
+                        facts=(FactRef.of("run", run.run_id),))  # fmt: skip
 
     def runs_for_series(self, series_uid: str) -> list[tuple[str, str, str]]:
         """``(run_id, created_utc, model_ref)`` newest first."""
@@ -117,9 +119,12 @@ class ReviewService:
                 )
                 review_id = int(cursor.lastrowid or 0)
                 self._new_version(db, review_id, 1, "")
+                refs: tuple[FactRef, ...] = (FactRef.of("review", review_id), FactRef.of("version", review_id, 1))
             else:
                 review_id = int(row[0])
-            self._audit(db, "review_opened", study_uid, series_uid, model_ref=model_ref, details={"run_id": run_id})
+                refs = (FactRef.of("review", review_id),)
+            self._audit(db, "review_opened", study_uid, series_uid, model_ref=model_ref,
+                        details={"run_id": run_id, "review_id": review_id}, facts=refs)  # fmt: skip
         return self.restore(review_id)
 
     def reviews(self) -> list[ReviewSummary]:
@@ -188,19 +193,20 @@ class ReviewService:
         version = current.mask_version + 1
         with self.store.transaction() as db:
             number = self._assert_open(db, state)
-            db.execute(
+            mask = db.execute(
                 "INSERT INTO mask_edits (review_id, version, finding_id, mask_version, data, mask, time_utc, os_user)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (state.review_id, number, edited.id, version, finding_data(edited), finding_mask(edited),
                  audit.now_utc(), self.actor.os_user),
-            )  # fmt: skip
-            self._write_decision(db, state, number, edited.id, Decision.EDITED, None, "")
+            ).lastrowid  # fmt: skip
+            decision = self._write_decision(db, state, number, edited.id, Decision.EDITED, None, "")
             details = {
                 "mask_version": version,
                 "voxels": int(edited.mask.sum()),
                 "volume_ml": round(edited.volume_ml, 3),
             }
-            self._audit(db, "finding_edited", state.study_uid, state.series_uid, edited.id, details=details)
+            self._audit(db, "finding_edited", state.study_uid, state.series_uid, edited.id, details=details,
+                        facts=(FactRef.of("mask", int(mask or 0)), decision))  # fmt: skip
         return self.restore(state.review_id)
 
     def add(self, state: ReviewState, drawn: Finding) -> ReviewState:
@@ -211,15 +217,16 @@ class ReviewService:
             raise ReviewStateError(f"Finding {drawn.id} already exists in this review.")
         with self.store.transaction() as db:
             number = self._assert_open(db, state)
-            db.execute(
+            mask = db.execute(
                 "INSERT INTO mask_edits (review_id, version, finding_id, mask_version, data, mask, time_utc, os_user)"
                 " VALUES (?, ?, ?, 0, ?, ?, ?, ?)",
                 (state.review_id, number, drawn.id, finding_data(drawn), finding_mask(drawn), audit.now_utc(),
                  self.actor.os_user),
-            )  # fmt: skip
-            self._write_decision(db, state, number, drawn.id, Decision.ADDED, None, "")
+            ).lastrowid  # fmt: skip
+            decision = self._write_decision(db, state, number, drawn.id, Decision.ADDED, None, "")
             details = {"voxels": int(drawn.mask.sum()), "volume_ml": round(drawn.volume_ml, 3)}
-            self._audit(db, "finding_added", state.study_uid, state.series_uid, drawn.id, details=details)
+            self._audit(db, "finding_added", state.study_uid, state.series_uid, drawn.id, details=details,
+                        facts=(FactRef.of("mask", int(mask or 0)), decision))  # fmt: skip
         return self.restore(state.review_id)
 
     def next_added_id(self, state: ReviewState) -> str:
@@ -257,7 +264,8 @@ class ReviewService:
             )
             summary = {d.value: sum(f.decision is d for f in fresh.findings) for d in Decision if d.decided}
             details = {"version": number, "threshold": threshold, "decisions": summary}
-            self._audit(db, "signed_off", state.study_uid, state.series_uid, details=details)
+            self._audit(db, "signed_off", state.study_uid, state.series_uid, details=details,
+                        facts=(FactRef.of("signoff", state.review_id, number),))  # fmt: skip
         return self.restore(state.review_id)
 
     def amend(self, state: ReviewState, reason: str) -> ReviewState:
@@ -270,7 +278,8 @@ class ReviewService:
                 raise ReviewStateError("This review is not signed off; there is nothing to amend.")
             self._new_version(db, state.review_id, version + 1, reason.strip())
             details = {"version": version + 1, "reason": reason.strip()}
-            self._audit(db, "amendment_opened", state.study_uid, state.series_uid, details=details)
+            self._audit(db, "amendment_opened", state.study_uid, state.series_uid, details=details,
+                        facts=(FactRef.of("version", state.review_id, version + 1),))  # fmt: skip
         return self.restore(state.review_id)
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -281,21 +290,23 @@ class ReviewService:
         state.finding(finding_id)  # KeyError for an unknown id is a programming error
         with self.store.transaction() as db:
             number = self._assert_open(db, state)
-            self._write_decision(db, state, number, finding_id, decision, reason, note)
+            fact = self._write_decision(db, state, number, finding_id, decision, reason, note)
             details: dict[str, Any] = {"decision": decision.value}
             if reason is not None:
                 details |= {"reason": reason.value, "note": note}
-            self._audit(db, f"finding_{decision.value}", state.study_uid, state.series_uid, finding_id, details=details)
+            self._audit(db, f"finding_{decision.value}", state.study_uid, state.series_uid, finding_id,
+                        details=details, facts=(fact,))  # fmt: skip
         return self.restore(state.review_id)
 
     def _write_decision(self, db: sqlite3.Connection, state: ReviewState, version: int, finding_id: str,
-                        decision: Decision, reason: RejectReason | None, note: str) -> None:  # fmt: skip
-        db.execute(
+                        decision: Decision, reason: RejectReason | None, note: str) -> FactRef:  # fmt: skip
+        cursor = db.execute(
             "INSERT INTO decisions (review_id, version, finding_id, decision, reason, note, time_utc, os_user)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (state.review_id, version, finding_id, decision.value, reason.value if reason else None, note,
              audit.now_utc(), self.actor.os_user),
         )  # fmt: skip
+        return FactRef.of("decision", int(cursor.lastrowid or 0))
 
     def _assert_open(self, db: sqlite3.Connection, state: ReviewState) -> int:
         """Re-read inside the transaction: another app instance may have signed meanwhile."""
@@ -328,5 +339,7 @@ class ReviewService:
         return [finding_from_row(*row) for row in rows]
 
     def _audit(self, db: sqlite3.Connection, event: str, study_uid: str, series_uid: str, finding_id: str = "",
-               model_ref: str = "", details: dict[str, Any] | None = None) -> None:  # fmt: skip
-        audit.append(db, self.actor, audit.AuditEvent(event, study_uid, series_uid, finding_id, model_ref, details))
+               model_ref: str = "", details: dict[str, Any] | None = None,
+               facts: tuple[FactRef, ...] = ()) -> None:  # fmt: skip
+        entry = audit.AuditEvent(event, study_uid, series_uid, finding_id, model_ref, details, facts)
+        self.store.append_audit(db, self.actor, entry)

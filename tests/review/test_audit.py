@@ -1,4 +1,7 @@
-"""The hash chain detects changed, deleted and truncated entries, and names the first bad one."""
+"""The hash chain detects changed, deleted and truncated entries, and names the first bad one.
+
+Entry 1 of every store is ``store_created``; the tests' own entries are 2 to 6.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,8 @@ def filled(tmp_path: Path, entries: int = 5) -> Path:
     path = tmp_path / "review.sqlite"
     with ReviewStore(path) as store, store.transaction() as db:
         for i in range(entries):
-            audit.append(db, ACTOR, audit.AuditEvent("finding_accepted", "1.2", "1.2.3", f"F{i}", details={"n": i}))
+            event = audit.AuditEvent("finding_accepted", "1.2", "1.2.3", f"F{i}", details={"n": i})
+            store.append_audit(db, ACTOR, event)
     return path
 
 
@@ -34,7 +38,7 @@ def raw(path: Path) -> sqlite3.Connection:
 def test_intact_chain_verifies(tmp_path: Path) -> None:
     with ReviewStore(filled(tmp_path)) as store:
         report = store.verify_audit()
-    assert report.ok and report.entries == 5
+    assert report.ok and report.entries == 6
 
 
 def test_app_level_rewrite_is_refused(tmp_path: Path) -> None:
@@ -45,10 +49,10 @@ def test_app_level_rewrite_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("tamper", "first_broken", "words"),
     [
-        ("UPDATE audit SET details = '{\"n\":99}' WHERE seq = 3", 3, "changed"),
-        ("UPDATE audit SET os_user = 'someone_else' WHERE seq = 2", 2, "changed"),
-        ("DELETE FROM audit WHERE seq = 4", 4, "missing"),
-        ("DELETE FROM audit WHERE seq = 5", 5, "ends at entry 4"),
+        ("UPDATE audit SET details = '{\"n\":99}' WHERE seq = 4", 4, "changed"),
+        ("UPDATE audit SET os_user = 'someone_else' WHERE seq = 3", 3, "changed"),
+        ("DELETE FROM audit WHERE seq = 5", 5, "missing"),
+        ("DELETE FROM audit WHERE seq = 6", 6, "ends at entry 5"),
     ],
 )
 def test_tampering_is_detected_and_located(tmp_path: Path, tamper: str, first_broken: int, words: str) -> None:
@@ -62,23 +66,28 @@ def test_tampering_is_detected_and_located(tmp_path: Path, tamper: str, first_br
     assert words in report.reason
 
 
-def test_rehashing_one_entry_still_breaks_the_next_link(tmp_path: Path) -> None:
+def test_rehashing_one_entry_fails_its_key_and_breaks_the_next_link(tmp_path: Path) -> None:
     path = filled(tmp_path)
+    columns = ", ".join(audit.COLUMNS)
     with closing(raw(path)) as db:
-        values = dict(
-            zip((*audit.FIELDS, "hash"), db.execute("SELECT * FROM audit WHERE seq = 2").fetchone(), strict=True)
-        )
+        row = db.execute(f"SELECT {columns} FROM audit WHERE seq = 3").fetchone()
+        values = dict(zip(audit.COLUMNS, row, strict=True))
         values["event"] = "finding_rejected"
-        db.execute("UPDATE audit SET event = ?, hash = ? WHERE seq = 2", (values["event"], audit.entry_hash(values)))
+        digest = audit.entry_hash(values, sealed=True)
+        db.execute("UPDATE audit SET event = ?, hash = ? WHERE seq = 3", (values["event"], digest))
     with ReviewStore(path) as store:
-        assert store.verify_audit().first_broken == 3
+        report = store.verify_audit()
+    assert report.first_broken == 3
+    assert any("entry 3 is not authenticated" in p for p in report.problems)
+    assert any("entry 4 (finding_accepted, finding F2) does not follow entry 3" in p for p in report.problems)
 
 
 def test_csv_export_has_every_entry(tmp_path: Path) -> None:
     out = tmp_path / "audit.csv"
     with ReviewStore(filled(tmp_path)) as store:
-        assert store.export_audit_csv(out) == 5
+        assert store.export_audit_csv(out) == 6
     with out.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    assert [r["seq"] for r in rows] == ["1", "2", "3", "4", "5"]
-    assert rows[0]["os_user"] == "radiologist1" and len(rows[0]["hash"]) == 64
+    assert [r["seq"] for r in rows] == ["1", "2", "3", "4", "5", "6"]
+    assert rows[0]["event"] == "store_created"
+    assert rows[1]["os_user"] == "radiologist1" and len(rows[1]["hash"]) == 64 and len(rows[1]["mac"]) == 64

@@ -92,7 +92,7 @@ def test_every_action_is_audited_with_model_and_uids(service: ReviewService) -> 
     service.record_event(state, "finding_shown", "F1")
     service.accept(state, "F1")
     events = [r[0] for r in service.store.db.execute("SELECT event FROM audit ORDER BY seq")]
-    assert events == ["ai_run", "review_opened", "finding_shown", "finding_accepted"]
+    assert events == ["store_created", "ai_run", "review_opened", "finding_shown", "finding_accepted"]
     model_ref = service.store.db.execute("SELECT model_ref FROM audit WHERE event = 'ai_run'").fetchone()[0]
     assert model_ref.startswith("lung-nodule-seg@1.0.0#sha256:")
     assert service.store.verify_audit().ok

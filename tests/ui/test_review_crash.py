@@ -87,7 +87,7 @@ def test_sigkill_after_decisions_keeps_them(
         assert rejected_item.decision is Decision.REJECTED and rejected_item.reason is RejectReason.DUPLICATE
     finally:
         again.close()
-    with ReviewStore(settings.review_store_path) as store:
+    with ReviewStore(settings.review_store_path, settings.config_dir) as store:
         assert store.verify_audit().ok
 
 

@@ -65,7 +65,7 @@ def test_cancel_stores_nothing(qtbot: QtBot, window: MainWindow, settings: Setti
     qtbot.waitUntil(lambda: window.runner.active_count == 0, timeout=30000)
     assert screen.review.state is None
     assert "AI run cancelled; nothing was stored." in window.notes.messages()
-    with ReviewStore(settings.review_store_path) as store:
+    with ReviewStore(settings.review_store_path, settings.config_dir) as store:
         assert store.db.execute("SELECT COUNT(*) FROM ai_runs").fetchone()[0] == 0
 
 
@@ -97,7 +97,7 @@ def test_overlays_look_toggle_threshold_and_heat(qtbot: QtBot, window: MainWindo
     assert not _mask_pixels(axial).any()
     assert screen.panel.table.rowCount() == 1
     screen.review.record_threshold()
-    with ReviewStore(window.studies.settings.review_store_path) as store:
+    with ReviewStore(window.studies.settings.review_store_path, window.studies.settings.config_dir) as store:
         details = store.db.execute("SELECT details FROM audit WHERE event = 'threshold_changed'").fetchone()
     assert details is not None and '"to":1.0' in details[0]
 

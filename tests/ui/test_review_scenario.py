@@ -168,7 +168,7 @@ def test_run_decide_edit_add_sign_restart_audit(
     again.close()
 
     # The audit verifies; changing one row is detected.
-    with ReviewStore(review_settings.review_store_path) as store:
+    with ReviewStore(review_settings.review_store_path, review_settings.config_dir) as store:
         report = store.verify_audit()
         assert report.ok, report.reason
         events = [row[0] for row in store.db.execute("SELECT event FROM audit ORDER BY seq")]
@@ -179,5 +179,5 @@ def test_run_decide_edit_add_sign_restart_audit(
     db.execute("UPDATE audit SET details = ? WHERE seq = 3", ('{"tampered":true}',))
     db.commit()
     db.close()
-    with ReviewStore(review_settings.review_store_path) as store:
+    with ReviewStore(review_settings.review_store_path, review_settings.config_dir) as store:
         assert store.verify_audit().first_broken == 3

@@ -61,6 +61,7 @@ class AnalysisRequest:
     threads: int
     store_path: Path
     actor: Actor
+    config_dir: Path | None = None  # the audit key and checkpoints (None: the per-user default)
 
 
 def ai_run_from_result(result: AnalysisResult, study_uid: str, saliency: NDArray[np.float32] | None = None) -> AiRun:
@@ -118,7 +119,7 @@ def _analysis_task(ctx: TaskContext, registry: ModelRegistry, request: AnalysisR
     ctx.progress(0, 0, "Mapping explanations")
     saliency = saliency_volume(result, request.volume)
     run = ai_run_from_result(result, request.study_uid, saliency)
-    with ReviewStore(request.store_path) as store:
+    with ReviewStore(request.store_path, request.config_dir) as store:
         ReviewService(store, request.actor).record_run(run)
     return AnalysisOutcome(run.run_id, run.series_uid, result, saliency)
 
@@ -180,7 +181,7 @@ class AnalysisController(QObject):
         self._generation += 1
         cls_model = self.cls_model if self._installed(self.cls_model) else None
         request = AnalysisRequest(volume, study_uid, self.seg_model, cls_model, self.settings.inference_threads,
-                                  self.settings.review_store_path, actor)  # fmt: skip
+                                  self.settings.review_store_path, actor, self.settings.config_dir)  # fmt: skip
         callbacks = TaskCallbacks(on_finished=self._on_task_finished, on_error=self._on_task_error,
                                   on_progress=self._on_task_progress, on_cancelled=self._on_task_cancelled)  # fmt: skip
         registry = self.registry

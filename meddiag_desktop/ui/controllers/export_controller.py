@@ -55,6 +55,7 @@ class ExportJob:
     actor: Actor
     pseudonym: str = ""
     privacy: bool = False
+    config_dir: Path | None = None  # the audit key and checkpoints (None: the per-user default)
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def outcome_text(outcome: ExportOutcome) -> str:
 def _run_export(ctx: TaskContext, job: ExportJob) -> ExportOutcome:
     """Worker thread: the stored review, the images checked against the AI run, then the export."""
     ctx.progress(0, 0, f"Exporting the review ({job.kind.value})…")
-    with ReviewStore(job.store_path) as store, SeriesIndex(job.index_path) as index:
+    with ReviewStore(job.store_path, job.config_dir) as store, SeriesIndex(job.index_path) as index:
         service = ReviewService(store, job.actor)
         state = service.restore(job.review_id)
         _check_images(service, state, job.volume)

@@ -55,7 +55,7 @@ class ReviewController(QObject):
     @property
     def service(self) -> ReviewService:
         if self._service is None:
-            self._store = ReviewStore(self._settings.review_store_path)
+            self._store = ReviewStore(self._settings.review_store_path, self._settings.config_dir)
             self._service = ReviewService(self._store, self.actor)
         return self._service
 

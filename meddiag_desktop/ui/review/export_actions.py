@@ -145,7 +145,7 @@ class ExportActions(QObject):
         if state is None or volume is None:
             return
         job = ExportJob(kind, state.review_id, volume, target, settings.review_store_path, settings.index_path,
-                        self._review.actor, pseudonym, privacy)  # fmt: skip
+                        self._review.actor, pseudonym, privacy, settings.config_dir)  # fmt: skip
         if self.controller.start(job):
             self._panel.set_export_status(f"Exporting the {kind.value}, {self._verification()}, to {target}…")
 

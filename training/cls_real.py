@@ -41,11 +41,22 @@ def _crop(hu: np.ndarray, centre: np.ndarray) -> np.ndarray | None:
     return hu[tuple(slice(s, s + n) for s, n in zip(start, CROP, strict=True))]
 
 
+_PLACEMENTS: dict[tuple[str, str, tuple[int, ...]], lesions.Placement] = {}
+
+
+def _placement(case: GridCase, coords: tuple[np.ndarray, ...]) -> lesions.Placement:
+    """The case's lesion placement map, computed once per case (a whole-lung distance map is slow)."""
+    key = (case.name, case.variant, case.lung.shape)
+    if key not in _PLACEMENTS:
+        _PLACEMENTS[key] = lesions.Placement(case.lung, coords)
+    return _PLACEMENTS[key]
+
+
 def synthetic_crop(rng: np.random.Generator, case: GridCase) -> tuple[np.ndarray, int] | None:
     """A crop around a lesion newly inserted into the real lung of ``case``."""
     d = float(np.clip(lesions.random_diameter(rng), 5, 45))
     coords = tuple(np.arange(n) * s for n, s in zip(case.hu.shape, case.spacing, strict=True))
-    c = lesions.place_center(rng, case.lung, coords, d, attached=bool(rng.uniform() < 0.4))
+    c = _placement(case, coords).sample(rng, d, attached=bool(rng.uniform() < 0.4))
     if c is None:
         return None
     p = lesions.random_lesion(rng, c, d)

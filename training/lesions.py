@@ -178,20 +178,35 @@ def place_center(
     """A lesion centre in the lung: free-floating, or on its border (pleura, hilum, mediastinum)."""
     if not lung.any():
         return None
-    if attached:
+    return Placement(lung, coords).sample(rng, diameter, attached)
+
+
+class Placement:
+    """Where lesions may go in one lung mask; the distance map is computed once, then sampled often."""
+
+    def __init__(self, lung: np.ndarray, coords: tuple[np.ndarray, ...]) -> None:
+        self.coords = coords
         img = sitk.GetImageFromArray(lung.astype(np.uint8))
-        edge = lung & ~(sitk.GetArrayFromImage(sitk.BinaryErode(img, [1, 1, 0])) > 0)
-        candidates = np.argwhere(edge)
-    else:
+        self.edge = np.argwhere(lung & ~(sitk.GetArrayFromImage(sitk.BinaryErode(img, [1, 1, 0])) > 0))
         sp = [abs(float(c[1] - c[0])) if len(c) > 1 else 5.0 for c in coords]
-        img = sitk.GetImageFromArray(lung.astype(np.uint8))
         img.SetSpacing((sp[2], sp[1], sp[0]))
         dist = -sitk.GetArrayFromImage(sitk.SignedMaurerDistanceMap(img, False, False, True))
-        candidates = np.argwhere(dist >= min(diameter * 0.4, float(dist.max()) * 0.7))
-    if len(candidates) == 0:
-        return None
-    idx = candidates[rng.integers(len(candidates))]
-    c = np.array([coords[i][idx[i]] for i in range(3)], dtype=np.float64)
-    if attached:
-        c = c + rng.normal(0, diameter * 0.1, 3)
-    return c
+        self.inside = np.argwhere(dist > 0)  # C order, as np.argwhere over the whole map
+        self.depth = dist[dist > 0]
+        self.max_depth = float(dist.max())
+
+    def sample(self, rng: np.random.Generator, diameter: float, attached: bool) -> np.ndarray | None:
+        if attached:
+            candidates = self.edge
+        else:
+            threshold = min(diameter * 0.4, self.max_depth * 0.7)
+            if threshold <= 0:
+                return None
+            candidates = self.inside[self.depth >= threshold]
+        if len(candidates) == 0:
+            return None
+        idx = candidates[rng.integers(len(candidates))]
+        c = np.array([self.coords[i][idx[i]] for i in range(3)], dtype=np.float64)
+        if attached:
+            c = c + rng.normal(0, diameter * 0.1, 3)
+        return c

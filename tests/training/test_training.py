@@ -49,3 +49,25 @@ def test_export_matches_torch(tmp_path: Path) -> None:
     sample = np.random.default_rng(2).random((1, 1, 8, 32, 32), dtype=np.float32)
     check = package._export(model, (1, 1, 8, 32, 32), tmp_path / "m.onnx", sample)
     assert check["max_abs_diff_vs_torch"] < 1e-4
+
+
+def test_lesion_placement_goes_deep_enough_or_on_the_lung_border() -> None:
+    lung = np.zeros((20, 40, 40), bool)
+    lung[3:17, 5:35, 8:30] = True
+    coords = tuple(np.arange(n) * s for n, s in zip(lung.shape, (2.5, 1.5, 1.5), strict=True))
+    placement = lesions.Placement(lung, coords)
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        deep = placement.sample(rng, 12.0, attached=False)
+        assert deep is not None
+        idx = np.round(deep / np.array([2.5, 1.5, 1.5])).astype(int)
+        # at least 0.4 x 12 mm from the border in every direction
+        margins = np.minimum(idx - [3, 5, 8], [16, 34, 29] - idx) * np.array([2.5, 1.5, 1.5])
+        assert margins.min() >= 4.8 - 1.5
+    for _ in range(20):
+        edge = placement.sample(rng, 12.0, attached=True)
+        assert edge is not None
+        idx = np.round(edge / np.array([2.5, 1.5, 1.5])).astype(int)
+        margins = np.minimum(idx - [3, 5, 8], [16, 34, 29] - idx)
+        assert margins[1:].min() <= 3  # within a few voxels of the in-plane border (jittered)
+    assert lesions.Placement(np.zeros_like(lung), coords).sample(rng, 12.0, attached=False) is None

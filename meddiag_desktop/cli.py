@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("scan", "info", "analyze", "export", "deidentify", "report", "validate", "audit")
+COMMANDS = ("scan", "info", "analyze", "export", "deidentify", "report", "validate", "audit", "stats")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,6 +87,10 @@ def _command_parser() -> argparse.ArgumentParser:
     )
     export = audit_sub.add_parser("export", help="write the audit log out")
     export.add_argument("--csv", type=Path, required=True, help="output CSV file")
+    stats = sub.add_parser(
+        "stats", help="per model, version and month: findings shown, acceptance, rejection reasons, added, Dice"
+    )
+    stats.add_argument("--csv", type=Path, help="also write the table to this CSV file")
     return parser
 
 
@@ -150,6 +154,8 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.command == "audit":
         return _audit(args, settings)
+    if args.command == "stats":
+        return _stats(args, settings)
     if args.command == "deidentify":
         return _deidentify(args)
     with SeriesIndex(settings.index_path) as index:
@@ -420,6 +426,19 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
     for note in report.notes:
         print(f"  {note}")
     return 0 if report.ok else 1
+
+
+def _stats(args: argparse.Namespace, settings: Settings) -> int:
+    from meddiag_desktop.review.stats import format_table, model_stats, write_csv
+    from meddiag_desktop.review.store import ReviewStore
+
+    with ReviewStore(settings.review_store_path, settings.config_dir) as store:
+        rows = model_stats(_review_service(store, settings))
+    print(format_table(rows))
+    if args.csv is not None:
+        write_csv(rows, args.csv)
+        print(f"wrote {len(rows)} row(s) to {args.csv}")
+    return 0
 
 
 def _run_gui(args: argparse.Namespace, settings: Settings) -> int:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import getpass
+import enum
 import json
 import logging
 import os
+import sys
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -16,6 +17,43 @@ log = logging.getLogger(__name__)
 APP_NAME = "MedDiagDesktop"
 PACKAGE_ROOT = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_ROOT.parent
+
+
+class ReadingMode(enum.Enum):
+    """When the AI's findings are shown: at once, or after the radiologist's own read (automation bias)."""
+
+    CONCURRENT = "concurrent"
+    READ_FIRST = "read first"
+
+
+def os_account(platform: str = sys.platform) -> str:
+    """The OS account running the app, from the OS itself, not from ``LOGNAME`` / ``USER``.
+
+    ``getpass.getuser()`` trusts the environment, so ``LOGNAME=someone`` would sign as someone.
+    POSIX: the password-database entry of the real user id. Windows: ``GetUserNameW`` (the
+    account of the process token), else ``os.getlogin()`` (the console session's account).
+    """
+    if platform != "win32":
+        import pwd  # POSIX only
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    return _windows_account()
+
+
+def _windows_account() -> str:
+    try:
+        import ctypes
+
+        size = ctypes.c_ulong(257)
+        buffer = ctypes.create_unicode_buffer(size.value)
+        if ctypes.windll.advapi32.GetUserNameW(buffer, ctypes.byref(size)):  # type: ignore[attr-defined]
+            return str(buffer.value)
+    except (AttributeError, OSError):
+        pass
+    try:
+        return os.getlogin()
+    except OSError:
+        return f"{os.environ.get('USERNAME', 'unknown')} (unverified)"  # named as such on every sign-off
 
 
 def _env_or(variable: str, default: str) -> Path:
@@ -35,7 +73,8 @@ class Settings:
     reader_threads: int = 4
     inference_threads: int = 2
     reviewer_display_name: str = ""
-    auto_run_ai: bool = False
+    auto_run_ai: bool = False  # honoured in concurrent reading mode only
+    reading_mode: ReadingMode = ReadingMode.CONCURRENT
     recent_folders: tuple[str, ...] = ()
 
     @property
@@ -52,7 +91,7 @@ class Settings:
 
     @property
     def os_user(self) -> str:
-        return getpass.getuser()
+        return os_account()
 
     @property
     def preferences_path(self) -> Path:
@@ -71,6 +110,7 @@ class Settings:
             self,
             reviewer_display_name=str(saved.get("reviewer_display_name", "")),
             auto_run_ai=bool(saved.get("auto_run_ai", False)),
+            reading_mode=_reading_mode(saved.get("reading_mode")),
             recent_folders=tuple(str(p) for p in saved.get("recent_folders", []))[:10],
             reader_threads=int(saved.get("reader_threads", self.reader_threads)),
             inference_threads=int(saved.get("inference_threads", self.inference_threads)),
@@ -81,4 +121,12 @@ class Settings:
         keys = ("reviewer_display_name", "auto_run_ai", "recent_folders", "reader_threads", "inference_threads")
         data = {k: v for k, v in asdict(self).items() if k in keys}
         data["recent_folders"] = list(self.recent_folders)
+        data["reading_mode"] = self.reading_mode.value
         self.preferences_path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+
+def _reading_mode(value: object) -> ReadingMode:
+    try:
+        return ReadingMode(value)
+    except ValueError:
+        return ReadingMode.CONCURRENT

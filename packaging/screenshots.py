@@ -11,6 +11,10 @@ Run: ``.venv/bin/python packaging/screenshots.py`` (needs Debian's ``xvfb``; Ima
 - ``export_actions.png``: after Run AI, File/AI review ▸ Export SEG + SR… into the pre-filled
   ``meddiag-results/`` beside a copy of the demo study: the export buttons and the result message
   (``--export-only`` takes just this one; ``--models`` / ``--fixture-models`` as above)
+- ``overlay_style.png``, ``reformat_coronal.png``, ``corrupt_banner.png`` (``--reading-only`` takes
+  just these): the default AI overlay look (outline, heat map only around the selected finding)
+  on a finding over lung; a smooth coronal reformat of the 5 mm demo; the banner and badge on
+  ``JPEGLossless_1s_1f_i_16_16_bad.dcm`` from the corpus (a crafted noisy demo slice without it)
 """
 
 from __future__ import annotations
@@ -42,12 +46,15 @@ def outer() -> int:
     try:
         time.sleep(1.0)
         env = {**os.environ, "DISPLAY": DISPLAY, "QT_QPA_PLATFORM": "xcb"}
-        extra = [a for a in sys.argv[1:] if a not in ("--review-only", "--export-only")]
+        extra = [a for a in sys.argv[1:] if a not in ("--review-only", "--export-only", "--reading-only")]
         if "--export-only" in sys.argv:
             return _inner(env, ["--inner-export", *extra])
+        if "--reading-only" in sys.argv:
+            return _inner(env, ["--inner-reading", *extra])
         codes = [] if "--review-only" in sys.argv else [_inner(env, ["--inner"])]
         codes.append(_inner(env, ["--inner-review", *extra]))
         codes.append(_inner(env, ["--inner-export", *extra]))
+        codes.append(_inner(env, ["--inner-reading", *extra]))
         return max(codes)
     finally:
         xvfb.terminate()
@@ -255,6 +262,97 @@ def inner_export() -> int:
         return driver.exit_code
 
 
+def inner_reading() -> int:
+    """Inside Xvfb: overlay look on a finding over lung, a coronal reformat, the corrupt-image banner."""
+    import numpy as np
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from meddiag_desktop.config import Settings
+    from meddiag_desktop.ui.main_window import MainWindow
+    from meddiag_desktop.ui.screenshot import ScreenshotDriver
+    from meddiag_desktop.ui.viewer.orientation import Plane
+    from meddiag_desktop.ui.viewer.viewer_widget import Layout
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp) / "data", config_dir=Path(tmp) / "config",
+                            builtin_models_dir=_models_dir(Path(tmp)))  # fmt: skip
+        window = MainWindow(settings)
+        window.resize(1600, 900)
+        window.move(0, 0)
+
+        def before_save(win: MainWindow) -> None:
+            win.view_actions["preset1"].trigger()  # lung window
+            win.view_actions["privacy"].trigger()
+            win.browser_dock.hide()
+            coronal = win.viewer.views[Plane.CORONAL]
+            win.viewer.active = coronal
+            win.viewer.set_layout(Layout.SINGLE)
+            for _ in range(3):
+                _settle(app)
+            win.grab().save(str(OUT / "reformat_coronal.png"))
+            win.viewer.set_layout(Layout.MPR)
+            loop = QEventLoop()
+            win.review.analysis.busy_changed.connect(lambda busy: None if busy else loop.quit())
+            QTimer.singleShot(600_000, loop.quit)
+            win.review.actions["run"].trigger()
+            loop.exec()
+            volume, state = win.viewer.state.volume, win.review.review.state
+            target = tumour_centre(volume)
+            if state is not None and state.findings and target is not None:
+                nearest = min(state.findings, key=lambda f: float(np.linalg.norm(
+                    (np.asarray(f.finding.centroid_index) - target) * np.asarray(volume.spacing))))  # fmt: skip
+                win.review.review.select(nearest.id)
+                print(f"{len(state.findings)} findings; shown: {nearest.id} at {nearest.finding.bbox}")
+            _raise_dock(win, "AI review")
+            for _ in range(5):
+                _settle(app)
+            _zoom_on(win, win.viewer.state.position)
+            _settle(app)
+
+        driver = ScreenshotDriver(window, OUT / "overlay_style.png", before_save=before_save)
+        window.show()
+        window.open_path(demo_folder())
+        app.exec()
+        code = driver.exit_code
+    return max(code, _corrupt_banner_shot(app))
+
+
+def _corrupt_banner_shot(app: Any) -> int:
+    """The corpus's broken JPEG Lossless CT (else a demo slice with noise for pixels) with its banner."""
+    from meddiag_desktop.config import Settings
+    from meddiag_desktop.ui.main_window import MainWindow
+    from meddiag_desktop.ui.screenshot import ScreenshotDriver
+
+    bad = ROOT.parent / "shared" / "corpus" / "codec_zoo/pylibjpeg_data/JPEGLossless/JPEGLossless_1s_1f_i_16_16_bad.dcm"
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "study"
+        if bad.is_file():
+            folder.mkdir()
+            shutil.copy(bad, folder)
+        else:
+            sys.path.insert(0, str(ROOT / "tests" / "io"))
+            from test_pixel_plausibility import write_noise_slice
+
+            write_noise_slice(folder)
+        window = MainWindow(Settings(data_dir=Path(tmp) / "data", config_dir=Path(tmp) / "config"))
+        window.resize(1600, 900)
+        window.move(0, 0)
+
+        def before_save(win: MainWindow) -> None:
+            win.view_actions["privacy"].trigger()
+            _raise_dock(win, "Notifications")
+            for _ in range(3):
+                _settle(app)
+
+        driver = ScreenshotDriver(window, OUT / "corrupt_banner.png", before_save=before_save)
+        window.show()
+        window.open_path(folder)
+        app.exec()
+        return driver.exit_code
+
+
 def _show_menu_and_grab(app: Any, window: Any, title: str, target: Path) -> None:
     """Open a menu of the menu bar and save the screen under the window (menus are windows of their own)."""
     bar = window.menuBar()
@@ -289,4 +387,6 @@ if __name__ == "__main__":
         sys.exit(inner_review())
     if "--inner-export" in sys.argv:
         sys.exit(inner_export())
+    if "--inner-reading" in sys.argv:
+        sys.exit(inner_reading())
     sys.exit(inner() if "--inner" in sys.argv else outer())

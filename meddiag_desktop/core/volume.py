@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 class WarningKind(enum.Enum):
-    """Kinds of geometry problem found while assembling a series."""
+    """Kinds of problem found while assembling a series: geometry, or pixels that are not the image."""
 
     MISSING_POSITION = "missing_position"
     MIXED_ORIENTATION = "mixed_orientation"
@@ -31,11 +31,16 @@ class WarningKind(enum.Enum):
     SINGLE_SLICE = "single_slice"
     MIXED_MATRIX = "mixed_matrix"
     UNREADABLE_IMAGES = "unreadable_images"
+    IMPLAUSIBLE_PIXELS = "implausible_pixels"  # decoded, but values impossible for the bit depth or modality
+
+
+PIXEL_PROBLEMS = frozenset({WarningKind.UNREADABLE_IMAGES, WarningKind.IMPLAUSIBLE_PIXELS})
+"""Warnings that mean some shown pixels are not the image (blank or corrupt), not just odd geometry."""
 
 
 @dataclass(frozen=True)
 class GeometryWarning:
-    """A plain-words warning kept on the volume and shown to the user."""
+    """A plain-words warning kept on the volume and shown to the user (geometry or pixel data)."""
 
     kind: WarningKind
     message: str

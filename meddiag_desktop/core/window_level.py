@@ -118,18 +118,6 @@ def drag_window(window: WindowLevel, dx: float, dy: float, value_range: float) -
     return WindowLevel(window.center + dy * step, width)
 
 
-def heat_lut(alpha: int = 160) -> NDArray[np.uint8]:
-    """A 256-entry RGBA "hot" colour table; entry 0 is fully transparent."""
-    ramp = np.linspace(0.0, 1.0, 256)
-    red = np.clip(ramp * 3.0, 0.0, 1.0)
-    green = np.clip(ramp * 3.0 - 1.0, 0.0, 1.0)
-    blue = np.clip(ramp * 3.0 - 2.0, 0.0, 1.0)
-    lut = np.stack([red, green, blue, np.full(256, alpha / 255.0)], axis=1)
-    lut = np.round(lut * 255.0).astype(np.uint8)
-    lut[0, 3] = 0
-    return lut
-
-
 def label_lut(alpha: int = 110) -> NDArray[np.uint8]:
     """A 256-entry RGBA colour table for label masks; label 0 is transparent."""
     palette = np.array(

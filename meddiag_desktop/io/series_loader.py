@@ -21,6 +21,7 @@ from meddiag_desktop.core.volume import DisplayHints, GeometryWarning, Volume, W
 from meddiag_desktop.errors import DicomReadError, SeriesGeometryError
 from meddiag_desktop.io.multiframe import FrameInfo, frames_of
 from meddiag_desktop.io.pixels import can_read_fast, decode_file, read_fast, stored_dtype
+from meddiag_desktop.io.plausibility import frame_problem, implausible_warning
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -169,7 +170,7 @@ def read_volume(
     reader = _StackReader(plan, target, cancel or CancelToken(), on_slice, progress, decode_pool)
     reader.run(threads)
     reader.cancel.raise_if_cancelled("Loading the series")
-    warnings = plan.geometry.warnings + reader.failure_warnings()
+    warnings = plan.geometry.warnings + reader.failure_warnings() + reader.plausibility_warnings()
     return Volume(
         array=target,
         affine=plan.geometry.affine,
@@ -204,6 +205,7 @@ class _StackReader:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _jobs_total: list[list[int]] = field(default_factory=list)
     _failures: list[tuple[list[int], DicomReadError]] = field(default_factory=list)
+    _implausible: dict[int, str] = field(default_factory=dict)
 
     def run(self, threads: int) -> None:
         jobs = self._jobs()
@@ -267,6 +269,11 @@ class _StackReader:
             ),
         )
 
+    def plausibility_warnings(self) -> tuple[GeometryWarning, ...]:
+        """Images that decoded into values they cannot hold (``io.plausibility``)."""
+        warning = implausible_warning(self._implausible, len(self.plan.frames))
+        return () if warning is None else (warning,)
+
     def _read_job(self, zs: list[int]) -> None:
         first = self.plan.frames[zs[0]].record
         if len(zs) == 1 and can_read_fast(first):
@@ -274,12 +281,26 @@ class _StackReader:
         else:
             decoded = self.decode_pool.submit(first).result() if self.decode_pool else decode_file(first)
             for z in zs:
-                self._store(z, decoded[self.plan.frames[z].info.frame])
+                frame = decoded[self.plan.frames[z].info.frame]
+                self._check(z, frame, decoded=True)
+                self._store(z, frame)
 
     def _store_fast(self, z: int) -> None:
         source = self.plan.frames[z]
         buffer = np.empty((source.record.rows, source.record.columns), dtype=stored_dtype(source.record))
-        self._store(z, read_fast(source.record, buffer))
+        frame = read_fast(source.record, buffer)
+        self._check(z, frame, decoded=False)
+        self._store(z, frame)
+
+    def _check(self, z: int, frame: NDArray[np.generic], *, decoded: bool) -> None:
+        if self.plan.is_color:
+            return
+        source = self.plan.frames[z]
+        info = source.info
+        problem = frame_problem(frame, source.record, self.plan.modality, info.slope, info.intercept, decoded=decoded)
+        if problem is not None:
+            with self._lock:
+                self._implausible[z] = problem
 
     def _store(self, z: int, frame: NDArray[np.generic]) -> None:
         if frame.shape[:2] != self.out.shape[1:3]:

@@ -11,13 +11,13 @@ UPDATE and DELETE on the log. Entries hold UIDs, never names or pixels. ``verify
 from __future__ import annotations
 
 import csv
-import getpass
 import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from meddiag_desktop.config import os_account
 from meddiag_desktop.review import facts as fact_rows
 
 if TYPE_CHECKING:
@@ -57,14 +57,14 @@ COLUMNS = (*SEALED_FIELDS, "hash", "mac")
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: the OS account plus the display name set once in preferences."""
+    """Who acts: the OS account (from the OS, see ``os_account``) plus the display name the user typed."""
 
     os_user: str
     display_name: str = ""
 
     @classmethod
     def current(cls, display_name: str = "") -> Actor:
-        return cls(getpass.getuser(), display_name)
+        return cls(os_account(), display_name)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,10 @@ _KINDS: dict[str, tuple[str, tuple[str, ...], str, str]] = {
     "signoff": ("review_versions", ("review_id", "version"), "*", " WHERE signed_utc IS NOT NULL"),
     "decision": ("decisions", ("seq",), "*", ""),
     "mask": ("mask_edits", ("seq",), "*", ""),
+    "version_run": ("version_runs", ("review_id", "version"), "*", ""),
+    "reading": ("readings", ("review_id", "version"), "*", ""),
+    # A reveal covers its row and the reading outcomes written with it (like a run its findings).
+    "reveal": ("reveals", ("review_id", "version"), "*", ""),
 }  # fmt: skip
 
 _LABELS = {
@@ -36,6 +40,9 @@ _LABELS = {
     "signoff": "the sign-off of review {0} version {1}",
     "decision": "decision {0}",
     "mask": "mask edit {0}",
+    "version_run": "the AI run of review {0} version {1}",
+    "reading": "the read-first mode of review {0} version {1}",
+    "reveal": "the AI reveal (and reading outcomes) of review {0} version {1}",
 }
 TABLES = {kind: spec[0] for kind, spec in _KINDS.items()}
 
@@ -75,6 +82,10 @@ def digest(db: sqlite3.Connection, ref: FactRef) -> str | None:
             h.update(b"\nfinding" + _canonical(found))
         for kept in db.execute("SELECT * FROM ai_maps WHERE run_id = ? ORDER BY kind", ref.key):
             h.update(b"\nmap" + _canonical(kept))
+    if ref.kind == "reveal":
+        where = "review_id = ? AND version = ? ORDER BY finding_id"
+        for outcome in db.execute(f"SELECT * FROM reading_outcomes WHERE {where}", ref.key):
+            h.update(b"\noutcome" + _canonical(outcome))
     return h.hexdigest()
 
 
@@ -105,4 +116,5 @@ def every_fact(db: sqlite3.Connection) -> Iterator[FactRef]:
 
 def counts(db: sqlite3.Connection) -> dict[str, int]:
     """Stored rows per fact table (for "the log is empty but ... are stored")."""
-    return {table: int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]) for table in set(TABLES.values())}
+    tables = {*TABLES.values(), "reading_outcomes"}
+    return {table: int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]) for table in tables}

@@ -77,10 +77,23 @@ class ReviewState:
     findings: tuple[ReviewFinding, ...]
     signoff: SignOff | None = None
     amendment_reason: str = ""
+    read_first: bool = False  # this version's AI run is read in "read first" mode
+    revealed_utc: str | None = None  # when the AI was revealed (read-first only)
+    latest_version: int = 0  # the review's newest version (0: this one)
 
     @property
     def status(self) -> ReviewStatus:
         return ReviewStatus.SIGNED if self.signoff else ReviewStatus.OPEN
+
+    @property
+    def ai_hidden(self) -> bool:
+        """Read first, not yet revealed: the AI's findings are not shown and cannot be decided."""
+        return self.read_first and self.revealed_utc is None
+
+    @property
+    def historical(self) -> bool:
+        """An earlier version than the newest, opened read-only from the history."""
+        return self.latest_version > self.version
 
     @property
     def undecided(self) -> tuple[str, ...]:
@@ -91,3 +104,42 @@ class ReviewState:
             if item.id == finding_id:
                 return item
         raise KeyError(finding_id)
+
+
+@dataclass(frozen=True)
+class SignOffSummary:
+    """What the radiologist confirms when signing: every count of the version being signed."""
+
+    accepted: int
+    rejected: int
+    edited: int
+    added: int
+    undecided: int
+    mask_edits: int  # mask versions saved (edits and corrections of drawn lesions)
+    reasons: tuple[tuple[str, int], ...]  # rejection reason -> count
+
+    @classmethod
+    def of(cls, state: ReviewState) -> SignOffSummary:
+        count = {d: sum(f.decision is d for f in state.findings) for d in Decision}
+        reasons: dict[str, int] = {}
+        for item in state.findings:
+            if item.decision is Decision.REJECTED and item.reason is not None:
+                reasons[item.reason.value] = reasons.get(item.reason.value, 0) + 1
+        return cls(count[Decision.ACCEPTED], count[Decision.REJECTED], count[Decision.EDITED], count[Decision.ADDED],
+                   count[Decision.PENDING], sum(f.mask_version for f in state.findings),
+                   tuple(sorted(reasons.items())))  # fmt: skip
+
+    @property
+    def decided(self) -> int:
+        return self.accepted + self.rejected + self.edited + self.added
+
+    def lines(self) -> list[str]:
+        why = ", ".join(f"{n} {reason}" for reason, n in self.reasons)
+        return [
+            f"Accepted: {self.accepted}",
+            f"Rejected: {self.rejected}" + (f" ({why})" if why else ""),
+            f"Edited (accepted with a corrected mask): {self.edited}",
+            f"Lesions you added: {self.added}",
+            f"Mask edits saved: {self.mask_edits}",
+            f"Undecided: {self.undecided}",
+        ]

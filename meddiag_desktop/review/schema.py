@@ -26,9 +26,26 @@ CREATE TABLE IF NOT EXISTS mask_edits (
     seq INTEGER PRIMARY KEY, review_id INTEGER NOT NULL, version INTEGER NOT NULL, finding_id TEXT NOT NULL,
     mask_version INTEGER NOT NULL, data TEXT NOT NULL, mask BLOB NOT NULL, time_utc TEXT NOT NULL,
     os_user TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS version_runs (
+    review_id INTEGER NOT NULL REFERENCES reviews(review_id), version INTEGER NOT NULL,
+    run_id TEXT NOT NULL REFERENCES ai_runs(run_id), time_utc TEXT NOT NULL, os_user TEXT NOT NULL,
+    PRIMARY KEY (review_id, version));
+CREATE TABLE IF NOT EXISTS readings (
+    review_id INTEGER NOT NULL REFERENCES reviews(review_id), version INTEGER NOT NULL, mode TEXT NOT NULL,
+    time_utc TEXT NOT NULL, os_user TEXT NOT NULL, PRIMARY KEY (review_id, version));
+CREATE TABLE IF NOT EXISTS reveals (
+    review_id INTEGER NOT NULL REFERENCES reviews(review_id), version INTEGER NOT NULL,
+    time_utc TEXT NOT NULL, os_user TEXT NOT NULL, PRIMARY KEY (review_id, version));
+CREATE TABLE IF NOT EXISTS reading_outcomes (
+    review_id INTEGER NOT NULL, version INTEGER NOT NULL, finding_id TEXT NOT NULL, outcome TEXT NOT NULL,
+    matched_id TEXT NOT NULL, dice REAL NOT NULL, PRIMARY KEY (review_id, version, finding_id));
 """
 
-_IMMUTABLE = ("ai_runs", "ai_findings", "ai_maps", "reviews", "decisions", "mask_edits")
+# version_runs: an amendment that brought a new AI run (version N shows run X's findings).
+# readings: a version read in "read first" mode; reveals (+ reading_outcomes): the AI revealed,
+# with what the radiologist had found independently (independent / ai_only / ai_missed).
+_IMMUTABLE = ("ai_runs", "ai_findings", "ai_maps", "reviews", "decisions", "mask_edits", "version_runs", "readings",
+              "reveals", "reading_outcomes")  # fmt: skip
 
 TRIGGERS = (
     "\n".join(

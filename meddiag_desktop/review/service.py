@@ -15,8 +15,10 @@ from meddiag_desktop.errors import ReviewStateError
 from meddiag_desktop.review import audit
 from meddiag_desktop.review.events import EXPORT_EVENT
 from meddiag_desktop.review.facts import FactRef
+from meddiag_desktop.review.history import HistoryItem, review_history
 from meddiag_desktop.review.masks import decode_map, encode_map
 from meddiag_desktop.review.model import Decision, RejectReason, ReviewFinding, ReviewState, SignOff
+from meddiag_desktop.review.reading import Outcome, reading_outcomes
 from meddiag_desktop.review.records import (
     AiRun,
     ReviewSummary,
@@ -100,8 +102,12 @@ class ReviewService:
 
     # -- opening and restoring --------------------------------------------------------------
 
-    def open_review(self, run_id: str) -> ReviewState:
-        """The review of an AI run (created on first open). Logs that the study was opened."""
+    def open_review(self, run_id: str, read_first: bool = False) -> ReviewState:
+        """The review of an AI run (created on first open). Logs that the study was opened.
+
+        ``read_first`` applies to a review created now: its AI findings stay hidden until
+        ``reveal_ai``. A run that an amendment brought opens the review it belongs to.
+        """
         with self.store.transaction() as db:
             run = db.execute(
                 "SELECT series_uid, study_uid, model_ref FROM ai_runs WHERE run_id = ?", (run_id,)
@@ -110,7 +116,9 @@ class ReviewService:
                 raise ReviewStateError(f"No AI run {run_id} is stored.")
             series_uid, study_uid, model_ref = run
             row = db.execute(
-                "SELECT review_id FROM reviews WHERE series_uid = ? AND run_id = ?", (series_uid, run_id)
+                "SELECT review_id FROM reviews WHERE series_uid = ? AND run_id = ?"
+                " UNION SELECT review_id FROM version_runs WHERE run_id = ?",
+                (series_uid, run_id, run_id),
             ).fetchone()
             if row is None:
                 cursor = db.execute(
@@ -119,7 +127,8 @@ class ReviewService:
                 )
                 review_id = int(cursor.lastrowid or 0)
                 self._new_version(db, review_id, 1, "")
-                refs: tuple[FactRef, ...] = (FactRef.of("review", review_id), FactRef.of("version", review_id, 1))
+                refs: tuple[FactRef, ...] = (FactRef.of("review", review_id), FactRef.of("version", review_id, 1),
+                                             *self._start_reading(db, review_id, 1, read_first))  # fmt: skip
             else:
                 review_id = int(row[0])
                 refs = (FactRef.of("review", review_id),)
@@ -127,11 +136,18 @@ class ReviewService:
                         details={"run_id": run_id, "review_id": review_id}, facts=refs)  # fmt: skip
         return self.restore(review_id)
 
+    def _start_reading(self, db: sqlite3.Connection, review_id: int, version: int, read_first: bool) -> list[FactRef]:
+        if not read_first:
+            return []
+        db.execute("INSERT INTO readings VALUES (?, ?, 'read first', ?, ?)",
+                   (review_id, version, audit.now_utc(), self.actor.os_user))  # fmt: skip
+        return [FactRef.of("reading", review_id, version)]
+
     def reviews(self) -> list[ReviewSummary]:
         """Every stored review with its latest version and sign-off, newest first."""
         rows = self.store.db.execute(
             "SELECT r.review_id, r.series_uid, r.study_uid, r.run_id, r.created_utc, v.version, v.signed_utc,"
-            " COALESCE(NULLIF(v.signed_by_name, ''), v.signed_by_user, '') FROM reviews r"
+            f" {_SIGNER.format(t='v.')} FROM reviews r"
             " JOIN review_versions v ON v.review_id = r.review_id"
             " AND v.version = (SELECT MAX(version) FROM review_versions WHERE review_id = r.review_id)"
             " ORDER BY r.created_utc DESC, r.review_id DESC"
@@ -142,40 +158,100 @@ class ReviewService:
         """Every version of a review, oldest first, with its amendment reason and sign-off."""
         rows = self.store.db.execute(
             "SELECT version, opened_utc, opened_by, amendment_reason, signed_utc,"
-            " COALESCE(NULLIF(signed_by_name, ''), signed_by_user, '') FROM review_versions"
+            f" {_SIGNER.format(t='')} FROM review_versions"
             " WHERE review_id = ? ORDER BY version",
             (review_id,),
         )
         return [ReviewVersion(*row) for row in rows]
 
-    def restore(self, review_id: int) -> ReviewState:
-        """Rebuild the exact state from the stored facts."""
+    def history(self, review_id: int) -> list[HistoryItem]:
+        """Every version, run, decision, reveal and sign-off of the review, with who and when."""
+        return review_history(self.store.db, review_id)
+
+    def runs_by_version(self, review_id: int) -> dict[str, tuple[int, int]]:
+        """Each AI run the review has shown: ``run_id -> (first version, last version)``."""
+        latest, _, _ = self._latest_version(self.store.db, review_id)
+        first = self.store.db.execute("SELECT run_id FROM reviews WHERE review_id = ?", (review_id,)).fetchone()
+        out: dict[str, tuple[int, int]] = {}
+        for number in range(1, latest + 1):
+            base, run_id = self._run_of(self.store.db, review_id, number, str(first[0]) if first else "")
+            out[run_id] = (base, number)
+        return out
+
+    def reading_outcomes(self, review_id: int, first: int, last: int) -> dict[Outcome, int]:
+        """How many lesions of each read-first outcome were recorded at reveals in versions first..last."""
+        rows = self.store.db.execute(
+            "SELECT outcome, COUNT(*) FROM reading_outcomes WHERE review_id = ? AND version BETWEEN ? AND ?"
+            " GROUP BY outcome",
+            (review_id, first, last),
+        )
+        return {Outcome(outcome): int(n) for outcome, n in rows}
+
+    def ai_findings(self, run_id: str) -> list[Finding]:
+        """The run's findings exactly as the AI produced them (original masks)."""
+        return self._ai_findings(self.store.db, run_id)
+
+    def restore(self, review_id: int, version: int | None = None) -> ReviewState:
+        """Rebuild the exact state of the newest version (or of ``version``) from the stored facts.
+
+        A version that an amendment opened with a new AI run shows that run's findings: the
+        decisions and edits of earlier versions concern the earlier run and stay with them,
+        except the lesions the radiologist drew, which carry forward.
+        """
         db = self.store.db
         row = db.execute(
             "SELECT series_uid, study_uid, run_id FROM reviews WHERE review_id = ?", (review_id,)
         ).fetchone()
         if row is None:
             raise ReviewStateError(f"No review {review_id} is stored; `meddiag-desktop export --list` lists them.")
-        series_uid, study_uid, run_id = row
-        version, reason, signoff = self._latest_version(db, review_id)
+        series_uid, study_uid, first_run = row
+        latest, _, _ = self._latest_version(db, review_id)
+        number = latest if version is None else version
+        if not 1 <= number <= latest:
+            raise ReviewStateError(f"Review {review_id} has versions 1 to {latest}, not {number}.")
+        reason, signoff = self._version(db, review_id, number)
+        base, run_id = self._run_of(db, review_id, number, first_run)
         findings = {f.id: ReviewFinding(f) for f in self._ai_findings(db, run_id)}
-        for row in db.execute(
-            "SELECT finding_id, mask_version, data, mask FROM mask_edits WHERE review_id = ? ORDER BY seq", (review_id,)
+        drawn = {r[0] for r in db.execute(
+            "SELECT finding_id FROM mask_edits WHERE review_id = ? AND mask_version = 0", (review_id,))}  # fmt: skip
+
+        def kept(finding_id: str, at: int) -> bool:
+            return at <= number and (at >= base or finding_id in drawn)
+
+        for fid, at, mask_version, data, mask in db.execute(
+            "SELECT finding_id, version, mask_version, data, mask FROM mask_edits WHERE review_id = ? ORDER BY seq",
+            (review_id,),
         ):
-            finding = finding_from_row(row[0], row[2], row[3])
-            previous = findings.get(row[0])
-            findings[row[0]] = (
-                replace(previous, finding=finding, mask_version=row[1])
-                if previous
-                else ReviewFinding(finding, mask_version=row[1])
-            )
-        for finding_id, decision, why, note in db.execute(
-            "SELECT finding_id, decision, reason, note FROM decisions WHERE review_id = ? ORDER BY seq", (review_id,)
+            if kept(fid, at):
+                finding, previous = finding_from_row(fid, data, mask), findings.get(fid)
+                findings[fid] = (replace(previous, finding=finding, mask_version=mask_version) if previous
+                                 else ReviewFinding(finding, mask_version=mask_version))  # fmt: skip
+        for fid, at, decision, why, note in db.execute(
+            "SELECT finding_id, version, decision, reason, note FROM decisions WHERE review_id = ? ORDER BY seq",
+            (review_id,),
         ):
-            findings[finding_id] = findings[finding_id].decided(
-                Decision(decision), RejectReason(why) if why else None, note
-            )
-        return ReviewState(review_id, series_uid, study_uid, run_id, version, tuple(findings.values()), signoff, reason)
+            if kept(fid, at):
+                findings[fid] = findings[fid].decided(Decision(decision), RejectReason(why) if why else None, note)
+        read_first, revealed = self._reading(db, review_id, base, number)
+        return ReviewState(review_id, series_uid, study_uid, run_id, number, tuple(findings.values()), signoff, reason,
+                           read_first, revealed, latest)  # fmt: skip
+
+    def _run_of(self, db: sqlite3.Connection, review_id: int, version: int, first_run: str) -> tuple[int, str]:
+        """``(version that brought the run, run id)`` shown by ``version``."""
+        row = db.execute(
+            "SELECT version, run_id FROM version_runs WHERE review_id = ? AND version <= ? ORDER BY version DESC",
+            (review_id, version),
+        ).fetchone()
+        return (1, first_run) if row is None else (int(row[0]), str(row[1]))
+
+    def _reading(self, db: sqlite3.Connection, review_id: int, base: int, version: int) -> tuple[bool, str | None]:
+        """Whether the run was read first, and when its AI was revealed (up to ``version``)."""
+        mode = db.execute("SELECT 1 FROM readings WHERE review_id = ? AND version = ?", (review_id, base)).fetchone()
+        shown = db.execute(
+            "SELECT time_utc FROM reveals WHERE review_id = ? AND version BETWEEN ? AND ? ORDER BY version",
+            (review_id, base, version),
+        ).fetchone()
+        return mode is not None, None if shown is None else str(shown[0])
 
     # -- decisions ---------------------------------------------------------------------------
 
@@ -190,6 +266,7 @@ class ReviewService:
     def edit(self, state: ReviewState, edited: Finding) -> ReviewState:
         """Store a new mask version (the AI's original stays untouched); the finding counts as accepted."""
         current = state.finding(edited.id)
+        _refuse_hidden(state, current.origin)
         version = current.mask_version + 1
         with self.store.transaction() as db:
             number = self._assert_open(db, state)
@@ -252,6 +329,8 @@ class ReviewService:
         with self.store.transaction() as db:
             number = self._assert_open(db, state)
             fresh = self.restore(state.review_id)
+            if fresh.ai_hidden:
+                raise ReviewStateError("Reveal the AI findings (read-first mode) and decide each before signing off.")
             if fresh.undecided:
                 raise ReviewStateError(
                     f"{len(fresh.undecided)} findings are not decided yet ({', '.join(fresh.undecided)}); "
@@ -268,8 +347,12 @@ class ReviewService:
                         facts=(FactRef.of("signoff", state.review_id, number),))  # fmt: skip
         return self.restore(state.review_id)
 
-    def amend(self, state: ReviewState, reason: str) -> ReviewState:
-        """Re-open a signed review as a new version; the signed version stays as it was."""
+    def amend(self, state: ReviewState, reason: str, run_id: str = "", read_first: bool = False) -> ReviewState:
+        """Re-open a signed review as a new version; the signed version stays as it was.
+
+        With ``run_id`` (a new AI run of the same series) the new version reviews that run,
+        read first when ``read_first``; the lesions the radiologist drew carry forward.
+        """
         if not reason.strip():
             raise ReviewStateError("An amendment needs a reason.")
         with self.store.transaction() as db:
@@ -277,17 +360,56 @@ class ReviewService:
             if signoff is None:
                 raise ReviewStateError("This review is not signed off; there is nothing to amend.")
             self._new_version(db, state.review_id, version + 1, reason.strip())
-            details = {"version": version + 1, "reason": reason.strip()}
+            refs = [FactRef.of("version", state.review_id, version + 1)]
+            details: dict[str, Any] = {"version": version + 1, "reason": reason.strip()}
+            if run_id:
+                refs += self._attach_run(db, state, version + 1, run_id, read_first)
+                details |= {"run_id": run_id, "read_first": read_first}
             self._audit(db, "amendment_opened", state.study_uid, state.series_uid, details=details,
-                        facts=(FactRef.of("version", state.review_id, version + 1),))  # fmt: skip
+                        facts=tuple(refs))  # fmt: skip
         return self.restore(state.review_id)
+
+    def _attach_run(self, db: sqlite3.Connection, state: ReviewState, version: int, run_id: str,
+                    read_first: bool) -> list[FactRef]:  # fmt: skip
+        run = db.execute("SELECT series_uid FROM ai_runs WHERE run_id = ?", (run_id,)).fetchone()
+        if run is None or run[0] != state.series_uid:
+            raise ReviewStateError(f"AI run {run_id} is not a stored run of this review's series.")
+        db.execute("INSERT INTO version_runs VALUES (?, ?, ?, ?, ?)",
+                   (state.review_id, version, run_id, audit.now_utc(), self.actor.os_user))  # fmt: skip
+        return [FactRef.of("version_run", state.review_id, version),
+                *self._start_reading(db, state.review_id, version, read_first)]  # fmt: skip
+
+    def reveal_ai(self, state: ReviewState) -> ReviewState:
+        """Read-first mode: show the AI's findings; record what the radiologist had found before."""
+        with self.store.transaction() as db:
+            number = self._assert_open(db, state)
+            fresh = self.restore(state.review_id)
+            if not fresh.ai_hidden:
+                raise ReviewStateError("The AI findings of this review are already shown.")
+            db.execute("INSERT INTO reveals VALUES (?, ?, ?, ?)",
+                       (state.review_id, number, audit.now_utc(), self.actor.os_user))  # fmt: skip
+            outcomes = reading_outcomes(fresh)
+            for o in outcomes:
+                db.execute(
+                    "INSERT INTO reading_outcomes VALUES (?, ?, ?, ?, ?, ?)",
+                    (state.review_id, number, o.finding_id, o.outcome.value, o.matched_id, round(o.dice, 4)),
+                )
+            counts = {kind.value: sum(o.outcome is kind for o in outcomes) for kind in {o.outcome for o in outcomes}}
+            self._audit(db, "ai_revealed", state.study_uid, state.series_uid, model_ref=self._model_ref(db, fresh),
+                        details={"version": number, "outcomes": counts},
+                        facts=(FactRef.of("reveal", state.review_id, number),))  # fmt: skip
+        return self.restore(state.review_id)
+
+    def _model_ref(self, db: sqlite3.Connection, state: ReviewState) -> str:
+        row = db.execute("SELECT model_ref FROM ai_runs WHERE run_id = ?", (state.run_id,)).fetchone()
+        return "" if row is None else str(row[0])
 
     # -- helpers ---------------------------------------------------------------------------------
 
     def _decide(
         self, state: ReviewState, finding_id: str, decision: Decision, reason: RejectReason | None, note: str
     ) -> ReviewState:
-        state.finding(finding_id)  # KeyError for an unknown id is a programming error
+        _refuse_hidden(state, state.finding(finding_id).origin)  # KeyError for an unknown id: a programming error
         with self.store.transaction() as db:
             number = self._assert_open(db, state)
             fact = self._write_decision(db, state, number, finding_id, decision, reason, note)
@@ -311,6 +433,11 @@ class ReviewService:
     def _assert_open(self, db: sqlite3.Connection, state: ReviewState) -> int:
         """Re-read inside the transaction: another app instance may have signed meanwhile."""
         version, _, signoff = self._latest_version(db, state.review_id)
+        if state.version < version:
+            raise ReviewStateError(
+                f"Version {state.version} of this review is shown read-only from its history; "
+                f"changes go to the newest version ({version})."
+            )
         if signoff is not None:
             raise ReviewStateError(
                 f"This review was signed off by {signoff.display_name or signoff.os_user} at {signoff.time_utc} "
@@ -326,6 +453,14 @@ class ReviewService:
         ).fetchone()
         signoff = SignOff(user, name or "", signed, float(threshold or 0.0)) if signed else None
         return int(version), reason, signoff
+
+    def _version(self, db: sqlite3.Connection, review_id: int, version: int) -> tuple[str, SignOff | None]:
+        reason, signed, user, name, threshold = db.execute(
+            "SELECT amendment_reason, signed_utc, signed_by_user, signed_by_name, threshold"
+            " FROM review_versions WHERE review_id = ? AND version = ?",
+            (review_id, version),
+        ).fetchone()
+        return reason, SignOff(user, name or "", signed, float(threshold or 0.0)) if signed else None
 
     def _new_version(self, db: sqlite3.Connection, review_id: int, version: int, reason: str) -> None:
         db.execute(
@@ -343,3 +478,13 @@ class ReviewService:
                facts: tuple[FactRef, ...] = ()) -> None:  # fmt: skip
         entry = audit.AuditEvent(event, study_uid, series_uid, finding_id, model_ref, details, facts)
         self.store.append_audit(db, self.actor, entry)
+
+
+# "Name (account)", or the account alone: the display name is shown beside the OS account, never instead of it.
+_SIGNER = ("CASE WHEN {t}signed_utc IS NULL THEN '' WHEN COALESCE({t}signed_by_name, '') = '' THEN {t}signed_by_user"
+           " ELSE {t}signed_by_name || ' (' || {t}signed_by_user || ')' END")  # fmt: skip
+
+
+def _refuse_hidden(state: ReviewState, origin: str) -> None:
+    if state.ai_hidden and origin == "ai":
+        raise ReviewStateError("The AI findings are hidden until you reveal them (read-first mode).")

@@ -31,8 +31,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "2"  # 2: entries seal fact digests and carry an HMAC; store id; checkpoints
-CHECKPOINT_EVENTS = frozenset({"signed_off", audit.STORE_CREATED, audit.STORE_MIGRATED})
+# 2: entries seal fact digests and carry an HMAC; store id; checkpoints.
+# 3: amendments with a new AI run, read-first readings and reveals (new tables only: nothing is rewritten).
+SCHEMA_VERSION = "3"
+STORE_UPGRADED = "store_upgraded"
+CHECKPOINT_EVENTS = frozenset({"signed_off", audit.STORE_CREATED, audit.STORE_MIGRATED, STORE_UPGRADED})
 
 
 class ReviewStore:
@@ -94,6 +97,8 @@ class ReviewStore:
             db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
         elif version == "1":
             self._migrate_from_1(db)
+        elif version == "2":
+            self._upgrade_from_2(db)
         elif version != SCHEMA_VERSION:
             raise ReviewStateError(f"The review store at {self.path} was written by another version of the app.")
         if self._meta("store_id") is None and self._is_blank(db):
@@ -114,6 +119,14 @@ class ReviewStore:
         details = {"legacy_entries": legacy, "from_schema": 1}
         self._begin_log(db, audit.STORE_MIGRATED, details, tuple(facts.every_fact(db)))
         log.info("review store %s migrated to schema %s (%d legacy entries)", self.path, SCHEMA_VERSION, legacy)
+
+    def _upgrade_from_2(self, db: sqlite3.Connection) -> None:
+        """Schema 3 only adds tables (created above); every row and entry stays as it was."""
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
+        if db.execute("SELECT 1 FROM audit LIMIT 1").fetchone() is not None:
+            event = audit.AuditEvent(STORE_UPGRADED, details={"from_schema": 2, "to_schema": int(SCHEMA_VERSION)})
+            self.append_audit(db, audit.Actor.current(), event)
+        log.info("review store %s upgraded from schema 2 to %s", self.path, SCHEMA_VERSION)
 
     def _is_blank(self, db: sqlite3.Connection) -> bool:
         """No entry and no fact: a new store. A store with facts but no log is left for verify to report."""

@@ -45,7 +45,9 @@ def key_table(window: QMainWindow) -> str:
     rows = [(a.text().replace("&", ""), a.shortcut().toString()) for a in shortcuts]
     lines = ["| Key | Action |", "|---|---|", *(f"| {key} | {text} |" for text, key in rows)]
     extra = ["| Wheel / ↑ ↓ / PgUp PgDn / Home End | Scroll slices |", "| Ctrl+wheel, right-drag | Zoom |",
-             "| Middle-drag, Shift+drag | Pan |", "| Enter (findings list) | Jump to the finding |"]  # fmt: skip
+             "| Middle-drag, Shift+drag | Pan |",
+             "| Ctrl+click (any tool), click (crosshair tool) | Set the crosshair |",
+             "| Enter (findings list) | Jump to the finding |"]  # fmt: skip
     return "\n".join([*lines, *extra])
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QActionGroup
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from meddiag_desktop.config import ReadingMode
 from meddiag_desktop.io.decode_pool import DecodePool
 from meddiag_desktop.ui import actions
 from meddiag_desktop.ui.browser.study_browser import StudyBrowser
@@ -28,11 +30,13 @@ from meddiag_desktop.ui.dialogs import review_dialogs
 from meddiag_desktop.ui.panels import Level, MeasurementsPanel, NotificationPanel
 from meddiag_desktop.ui.results.results_panel import ResultsPanel
 from meddiag_desktop.ui.review.review_screen import ReviewScreen
+from meddiag_desktop.ui.viewer import corner_info
 from meddiag_desktop.ui.viewer.viewer_widget import ViewerWidget
 from meddiag_desktop.ui.workers import TaskRunner
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QMenu
 
     from meddiag_desktop.config import Settings
 
@@ -83,6 +87,9 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(measurements, self.review_dock)
         self.results_dock = self._dock("Reference results", self.results_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.review_dock, self.results_dock)
+        self.history_dock = self._dock("Review history", self.review.oversight.history,
+                                       Qt.DockWidgetArea.RightDockWidgetArea)  # fmt: skip
+        self.tabifyDockWidget(self.results_dock, self.history_dock)
         self.review_dock.raise_()
         self.resizeDocks([self.review_dock], [470], Qt.Orientation.Horizontal)
         notes_dock = self._dock("Notifications", self.notes, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -112,6 +119,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(actions.make_action(self, "Quit", "Ctrl+Q", self.close))
         edit_menu = self.menuBar().addMenu("&Edit")
         edit_menu.addAction(actions.make_action(self, "Preferences…", "Ctrl+,", self._ask_display_name))
+        self._build_reading_menu(edit_menu.addMenu("Reading mode"))
         self.view_actions = actions.build_view_menu(self, self.menuBar().addMenu("&View"), self.viewer)
         toolbar = QToolBar("Tools", self)
         toolbar.setObjectName("tools")
@@ -127,6 +135,20 @@ class MainWindow(QMainWindow):
         help_menu.addAction(actions.make_action(self, "Keys…", "F1", self._on_keys_triggered))
         self._on_studies_recent_changed()
 
+    def _build_reading_menu(self, menu: QMenu) -> None:
+        """Concurrent (AI shown at once) or read first (own findings first, then reveal): a per-user setting."""
+        group = QActionGroup(self)
+        self.reading_actions = {}
+        texts = {ReadingMode.CONCURRENT: "Concurrent: AI findings shown at once",
+                 ReadingMode.READ_FIRST: "Read first: mark my findings, then reveal the AI"}  # fmt: skip
+        for mode, text in texts.items():
+            action = menu.addAction(text)
+            action.setCheckable(True)
+            action.setChecked(mode is self.studies.settings.reading_mode)
+            action.triggered.connect(lambda _checked=False, m=mode: self._on_reading_mode_triggered(m))
+            group.addAction(action)
+            self.reading_actions[mode] = action
+
     def _connect(self) -> None:
         self.browser.series_activated.connect(self.series.open)
         self.browser.result_activated.connect(self._on_browser_result_activated)
@@ -139,6 +161,7 @@ class MainWindow(QMainWindow):
         self.series.stacks_changed.connect(self._on_series_stacks_changed)
         self.series.loaded.connect(self._on_series_loaded)
         self.series.loaded.connect(self.review.on_series_loaded)
+        self.review.preference_changed.connect(self._on_review_preference_changed)
         self.review.analysis.progress.connect(self._on_task_progress)
         self.review.exports.controller.progress.connect(self._on_task_progress)
         self.stack_box.activated.connect(self._on_stack_box_activated)
@@ -197,7 +220,9 @@ class MainWindow(QMainWindow):
 
     def _on_series_loaded(self, _series_uid: str) -> None:
         self.progress.setVisible(False)
-        self.status_label.setText("Series loaded.")
+        volume = self.viewer.state.volume
+        suspect = volume is not None and corner_info.pixel_problems(volume)
+        self.status_label.setText("Series loaded — ⚠ pixel data probably corrupt." if suspect else "Series loaded.")
 
     def _ask_display_name(self) -> str:
         """Edit ▸ Preferences: the reviewer's display name, saved once for every later sign-off."""
@@ -212,6 +237,17 @@ class MainWindow(QMainWindow):
             self.notes.notify(Level.WARNING, f"Preferences could not be saved: {exc.strerror}")
         self.review.review.set_display_name(name.strip())
         return name.strip()
+
+    def _on_reading_mode_triggered(self, mode: ReadingMode) -> None:
+        self.review.set_reading_mode(mode)
+        self._on_review_preference_changed("reading_mode", mode)
+
+    def _on_review_preference_changed(self, name: str, value: Any) -> None:
+        self.studies.settings = dataclasses.replace(self.studies.settings, **{name: value})
+        try:
+            self.studies.settings.save_preferences()
+        except OSError as exc:
+            self.notes.notify(Level.WARNING, f"Preferences could not be saved: {exc.strerror}")
 
     def _on_keys_triggered(self) -> None:
         review_dialogs.show_text(self, "Keys", actions.key_table(self))

@@ -11,7 +11,6 @@ from meddiag_desktop.core.window_level import (
     apply_window,
     default_window,
     drag_window,
-    heat_lut,
     label_lut,
     preset_for_key,
     quantize,
@@ -75,7 +74,6 @@ def test_drag_right_widens_and_down_raises_level() -> None:
 def test_quantize_and_colour_tables() -> None:
     values = np.array([-1.0, 0.0, 0.5, 1.0, 2.0], dtype=np.float32)
     assert quantize(values, 0.0, 1.0).tolist() == [0, 0, 128, 255, 255]
-    assert heat_lut()[0, 3] == 0 and heat_lut()[255, 3] > 0
     assert label_lut()[0, 3] == 0 and label_lut().shape == (256, 4)
 
 

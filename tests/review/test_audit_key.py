@@ -15,7 +15,7 @@ from meddiag_desktop.errors import AuditKeyError
 from meddiag_desktop.review import audit
 from meddiag_desktop.review.audit_key import KEY_FILE_NAME, KEYRING_SERVICE, KEYRING_USER, load_key, system_keyring
 from meddiag_desktop.review.schema import REVIEW_SCHEMA
-from meddiag_desktop.review.store import ReviewStore
+from meddiag_desktop.review.store import SCHEMA_VERSION, ReviewStore
 
 
 class FakeKeyring:
@@ -104,7 +104,7 @@ def test_schema_1_store_is_migrated_without_loss_and_legacy_is_named(tmp_path: P
     path = tmp_path / "data" / "review.sqlite"
     v1_store(path)
     with ReviewStore(path, tmp_path / "config") as store:
-        assert store.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "2"
+        assert store.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == SCHEMA_VERSION
         events = [r[0] for r in store.db.execute("SELECT event FROM audit ORDER BY seq")]
         assert events == ["ai_run", "finding_accepted", "finding_rejected", "store_migrated"]
         details = json.loads(store.db.execute("SELECT details FROM audit WHERE seq = 4").fetchone()[0])

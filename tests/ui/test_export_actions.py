@@ -21,7 +21,7 @@ from meddiag_desktop.core.finding import Finding
 from meddiag_desktop.inference.preprocess import pixel_sha256
 from meddiag_desktop.io.export_common import RESULTS_FOLDER
 from meddiag_desktop.review.records import AiRun
-from meddiag_desktop.ui.dialogs import export_dialogs
+from meddiag_desktop.ui.dialogs import export_dialogs, review_dialogs
 from meddiag_desktop.ui.main_window import MainWindow
 
 if TYPE_CHECKING:
@@ -129,6 +129,7 @@ def test_export_seg_and_sr_unverified_then_verified(
     screen = window.review
     screen.review.accept()
     screen.review.accept()
+    monkeypatch.setattr(review_dialogs, "confirm_sign_off", lambda *_args: True)
     screen.actions["sign"].trigger()
     assert screen.review.state is not None and screen.review.state.signoff is not None
     signed_out = tmp_path / "signed"

@@ -64,6 +64,8 @@ def test_open_demo_double_click_and_browse(qtbot: QtBot, window: MainWindow, dem
     # the coronal plane is 64 slices x 5 mm high and 512 x 0.84 mm wide: physical aspect ratio
     assert coronal.geometry.size_mm == pytest.approx((512 * volume.spacing[2], 64 * 5.0), rel=1e-3)
     click(coronal, to_widget(coronal, 100.0, (63 - 20 + 0.5) * 5.0))
+    assert axial.slice_index != 20  # a plain click in window/level mode leaves the planes alone
+    click(coronal, to_widget(coronal, 100.0, (63 - 20 + 0.5) * 5.0), Qt.KeyboardModifier.ControlModifier)
     assert axial.slice_index == 20
     qtbot.waitUntil(lambda: window.runner.active_count == 0, timeout=30000)
     assert window.browser.model_.rowCount() == 1

@@ -77,13 +77,13 @@ def test_overlays_look_toggle_threshold_and_heat(qtbot: QtBot, window: MainWindo
     location = screen.panel.table.item(0, 1)
     assert location is not None and location.text().startswith("right · ")  # x index 22 of 64: patient right
     axial = window.viewer.views[Plane.AXIAL]
+    assert not ((_mask_pixels(axial) > 0) & (_mask_pixels(axial) < OUTLINE)).any()  # outline by default
+    screen.panel.style_box.setCurrentIndex(list(MaskStyle).index(MaskStyle.BOTH))
     both = _mask_pixels(axial)
     assert (both > OUTLINE).any() and ((both > 0) & (both < OUTLINE)).any()  # outline and fill
-    screen.panel.style_box.setCurrentIndex(list(MaskStyle).index(MaskStyle.OUTLINE))
-    assert not ((_mask_pixels(axial) > 0) & (_mask_pixels(axial) < OUTLINE)).any()
-    screen.panel.opacity.setValue(80)
+    screen.panel.opacity.setValue(80)  # the slider stops at 30 %
     layer = next(la for la in axial.layers if la.name == MASK_LAYER)
-    assert layer.opacity == pytest.approx(0.8)
+    assert layer.opacity == pytest.approx(0.3)
 
     window.activateWindow()
     axial.setFocus()
@@ -101,6 +101,8 @@ def test_overlays_look_toggle_threshold_and_heat(qtbot: QtBot, window: MainWindo
         details = store.db.execute("SELECT details FROM audit WHERE event = 'threshold_changed'").fetchone()
     assert details is not None and '"to":1.0' in details[0]
 
+    assert not screen.panel.colour_bar.isVisible()  # the hidden finding's heat map is hidden too
+    screen.panel.threshold.setValue(0)
     assert screen.panel.colour_bar.isVisible() and "probability" in screen.panel.colour_bar.text()
     screen.panel.heat_box.setCurrentIndex(list(HeatSource).index(HeatSource.SALIENCY))
     assert "Saliency" in screen.panel.colour_bar.text()
@@ -118,6 +120,7 @@ def test_sign_off_asks_name_once_then_amend(qtbot: QtBot, window: MainWindow, mo
         return "Dr Who" if title == "Preferences" else "wrong side"
 
     monkeypatch.setattr(review_dialogs, "ask_text", ask_text)
+    monkeypatch.setattr(review_dialogs, "confirm_sign_off", lambda *_args: True)
     window.review_actions["sign"].trigger()
     assert screen.review.state is not None and screen.review.state.status is ReviewStatus.OPEN  # F1 undecided
     assert any("not decided yet" in m for m in window.notes.messages())
@@ -142,4 +145,6 @@ def test_keys_dialog_and_model_card(window: MainWindow, monkeypatch: pytest.Monk
                  "| Shift+E | Ellipse ROI |", "| H | Privacy"):  # fmt: skip
         assert line in keys
     window.review.panel.card_button.click()
-    assert shown["Model card"].startswith("# lung-nodule-seg")
+    assert shown["Segmentation model card"].startswith("# lung-nodule-seg")
+    window.review.panel.cls_card_button.click()
+    assert shown["Classification model card"].startswith("# lung-lesion-cls")

@@ -12,7 +12,7 @@ from PySide6.QtCore import QPoint, Qt
 from review_helpers import fixture_models, open_demo_series
 from ui_helpers import drag, to_widget
 
-from meddiag_desktop.review.model import Decision, RejectReason, ReviewStatus
+from meddiag_desktop.review.model import Decision, RejectReason, ReviewStatus, SignOffSummary
 from meddiag_desktop.review.store import ReviewStore
 from meddiag_desktop.ui.dialogs import review_dialogs
 from meddiag_desktop.ui.main_window import MainWindow
@@ -70,14 +70,15 @@ def _paint_at(view: SliceView, index: tuple[float, float, float], dx_mm: float) 
     drag(view, start, start + QPoint(max(2, round(dx_mm / view.box.viewPixelSize()[0])), 0))
 
 
-def _overlay_at(view: SliceView, index: tuple[float, float, float]) -> int:
+def _overlay_at(view: SliceView, index: tuple[float, float, float], radius: int = 0) -> int:
+    """The strongest mask overlay pixel within ``radius`` pixels of ``index`` (outlines are hollow)."""
     layer = next(la for la in view.layers if la.name == MASK_LAYER)
     assert view.geometry is not None
     x, y = view.geometry.to_display(index)
     image = layer.item.image
     column = int(x / view.geometry.spacing[view.geometry.axes.h_axis])
     row = int(y / view.geometry.spacing[view.geometry.axes.v_axis])
-    return int(image[row, column])
+    return int(image[max(0, row - radius) : row + radius + 1, max(0, column - radius) : column + radius + 1].max())
 
 
 def test_run_decide_edit_add_sign_restart_audit(
@@ -101,7 +102,7 @@ def test_run_decide_edit_add_sign_restart_audit(
     assert screen.review.selected == first.id
     assert window.viewer.state.position == pytest.approx(first.finding.centroid_index)
     for view in window.viewer.views.values():  # the overlay sits on the finding in all three views
-        assert _overlay_at(view, first.finding.centroid_index) > 0
+        assert _overlay_at(view, first.finding.centroid_index, radius=40) > 0
     assert screen.panel.colour_bar.isVisible()
 
     # Accept the first (A), reject the second with a reason (R).
@@ -146,7 +147,15 @@ def test_run_decide_edit_add_sign_restart_audit(
     while screen.review.state.undecided:
         screen.review.select(screen.review.state.undecided[0])
         _press(qtbot, window, Qt.Key.Key_A)
+    summaries: list[list[str]] = []
+
+    def confirm(_parent: object, summary: SignOffSummary, *_args: object) -> bool:
+        summaries.append(summary.lines())
+        return True
+
+    monkeypatch.setattr(review_dialogs, "confirm_sign_off", confirm)
     _press(qtbot, window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert summaries and "Lesions you added: 1" in summaries[0] and "Undecided: 0" in summaries[0]
     signed = screen.review.state
     assert signed.status is ReviewStatus.SIGNED and signed.signoff is not None
     assert signed.signoff.display_name == "Dr Test"

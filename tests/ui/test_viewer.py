@@ -160,10 +160,10 @@ def test_measurements_are_kept_per_series_and_deletable(viewer: ViewerWidget) ->
     assert viewer.store.current() == []
 
 
-def test_click_in_coronal_moves_the_axial_slice(viewer: ViewerWidget) -> None:
+def test_ctrl_click_in_coronal_moves_the_axial_slice(viewer: ViewerWidget) -> None:
     coronal, axial = viewer.views[Plane.CORONAL], viewer.views[Plane.AXIAL]
     # coronal: superior at the top; slice z=15 is at y_mm = (19 - 15 + 0.5) * 5
-    click(coronal, to_widget(coronal, 20.0, (19 - 15 + 0.5) * 5.0))
+    click(coronal, to_widget(coronal, 20.0, (19 - 15 + 0.5) * 5.0), Qt.KeyboardModifier.ControlModifier)
     assert axial.slice_index == 15
     sagittal = viewer.views[Plane.SAGITTAL]
     assert sagittal.geometry is not None

@@ -78,10 +78,10 @@ def drag(
     _send(view, QEvent.Type.MouseButtonRelease, end, button, none, modifiers)
 
 
-def click(view: SliceView, pos: QPoint) -> None:
+def click(view: SliceView, pos: QPoint, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
     none, left = Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton
-    _send(view, QEvent.Type.MouseButtonPress, pos, left, left, Qt.KeyboardModifier.NoModifier)
-    _send(view, QEvent.Type.MouseButtonRelease, pos, left, none, Qt.KeyboardModifier.NoModifier)
+    _send(view, QEvent.Type.MouseButtonPress, pos, left, left, modifiers)
+    _send(view, QEvent.Type.MouseButtonRelease, pos, left, none, modifiers)
 
 
 def wheel(

@@ -155,13 +155,14 @@ class AnalysisController(QObject):
             found.append(f"{model_id} {entry.manifest.version}" if entry.manifest else f"{model_id} (refused)")
         return ", ".join(found) or "no model installed"
 
-    def model_card(self) -> str:
-        """The segmentation model's card (Markdown), or a sentence saying why it is missing."""
+    def model_card(self, model_id: str | None = None) -> str:
+        """A model's card (Markdown; the segmentation model by default), or a sentence saying why it is missing."""
+        model_id = model_id or self.seg_model
         try:
-            entry = self.registry.entry(self.seg_model)
+            entry = self.registry.entry(model_id)
             return (entry.folder / "MODEL_CARD.md").read_text(encoding="utf-8")
         except (ModelIntegrityError, OSError) as exc:
-            return f"The model card cannot be shown: {exc}"
+            return f"The model card of {model_id} cannot be shown: {exc}"
 
     def matches(self, volume: Volume | None) -> bool:
         """True when the segmentation model is installed and meant for this volume's modality."""
@@ -221,7 +222,8 @@ class AnalysisController(QObject):
         if self._current(generation):
             self._handle = None
             self.busy_changed.emit(False)
-            self.progress.emit(1, 1, f"AI finished: {len(outcome.result.findings)} finding(s).")
+            # No count here: in read-first mode nothing of the result may show before the reveal.
+            self.progress.emit(1, 1, "AI finished.")
             for warning in outcome.result.warnings:
                 self._notes.notify(Level.WARNING, warning)
             self.finished.emit(outcome)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
+from meddiag_desktop.config import ReadingMode
 from meddiag_desktop.errors import MeddiagError
 from meddiag_desktop.review.audit import Actor
 from meddiag_desktop.review.model import Decision, ReviewStatus
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
     from meddiag_desktop.config import Settings
     from meddiag_desktop.core.finding import Finding
+    from meddiag_desktop.review.history import HistoryItem
     from meddiag_desktop.review.model import RejectReason, ReviewFinding, ReviewState
     from meddiag_desktop.ui.panels import NotificationPanel
 
@@ -45,10 +47,12 @@ class ReviewController(QObject):
         self._store: ReviewStore | None = None
         self._service: ReviewService | None = None
         self.actor = Actor(settings.os_user, settings.reviewer_display_name)
+        self.reading_mode = settings.reading_mode
         self.state: ReviewState | None = None
         self.selected = ""
         self.threshold = 0.0
         self._recorded_threshold = 0.0
+        self._thresholds: dict[str, float] = {}  # per series: the slider is not global (issue 11)
 
     # -- store -----------------------------------------------------------------------------
 
@@ -63,6 +67,14 @@ class ReviewController(QObject):
         self.actor = Actor(self.actor.os_user, name)
         if self._service is not None:
             self._service.actor = self.actor
+
+    @property
+    def read_first(self) -> bool:
+        return self.reading_mode is ReadingMode.READ_FIRST
+
+    def set_reading_mode(self, mode: ReadingMode) -> None:
+        """Applies to reviews (and amendments with a new run) opened from now on."""
+        self.reading_mode = mode
 
     def close_store(self) -> None:
         if self._store is not None:
@@ -81,8 +93,36 @@ class ReviewController(QObject):
 
     def open_run(self, run_id: str) -> None:
         with self._reporting():
-            self._set_state(self.service.open_review(run_id))
+            self._set_state(self.service.open_review(run_id, read_first=self.read_first))
             self.select(self._first_id())
+
+    def amend_with_run(self, reason: str, run_id: str) -> None:
+        """A new AI run on a signed review: a new version reviewing that run (the signed one stays)."""
+        if self.state is not None:
+            with self._reporting():
+                self._set_state(self.service.amend(self.state, reason, run_id, self.read_first))
+                self.select(self._first_id())
+
+    def reveal(self) -> None:
+        """Read first: show the AI's findings (an audit event recording what was found before)."""
+        if self.state is not None and self.state.ai_hidden:
+            with self._reporting():
+                self._set_state(self.service.reveal_ai(self.state))
+                self.select(self._first_id())
+
+    def open_version(self, version: int | None) -> None:
+        """Show ``version`` of the open review (read-only unless it is the newest); None: the newest."""
+        if self.state is not None:
+            with self._reporting():
+                self._set_state(self.service.restore(self.state.review_id, version))
+                self.select(self._first_id())
+
+    def history(self) -> list[HistoryItem]:
+        if self.state is None:
+            return []
+        with self._reporting():
+            return self.service.history(self.state.review_id)
+        return []
 
     def restore_latest(self, series_uid: str) -> bool:
         """Re-open the newest stored review of ``series_uid``; True when there was one."""
@@ -103,8 +143,13 @@ class ReviewController(QObject):
         self.selection_changed.emit("")
 
     def _set_state(self, state: ReviewState) -> None:
+        switched = self.state is None or self.state.series_uid != state.series_uid
         self.state = state
+        if switched:  # each series keeps its own threshold (0 until the user moves the slider)
+            self.threshold = self._recorded_threshold = self._thresholds.get(state.series_uid, 0.0)
         self.state_changed.emit(state)
+        if switched:
+            self.threshold_changed.emit(self.threshold)
         if state.signoff is not None and state.signoff.threshold != self.threshold:
             self.threshold = self._recorded_threshold = state.signoff.threshold
             self.threshold_changed.emit(self.threshold)
@@ -112,8 +157,10 @@ class ReviewController(QObject):
     # -- selection and visibility ------------------------------------------------------------
 
     def visible(self, item: ReviewFinding) -> bool:
-        """Shown on the images: radiologist findings always, AI ones at or above the threshold."""
-        return item.origin != "ai" or item.finding.max_prob >= self.threshold
+        """Shown on the images: radiologist findings always, AI ones at or above the threshold once revealed."""
+        if item.origin != "ai":
+            return True
+        return self.state is not None and not self.state.ai_hidden and item.finding.max_prob >= self.threshold
 
     def select(self, finding_id: str) -> None:
         if finding_id == self.selected:
@@ -128,9 +175,15 @@ class ReviewController(QObject):
         """Select the next (``+1``) or previous (``-1``) finding, wrapping around."""
         if self.state is None or not self.state.findings:
             return
-        ids = [f.id for f in self.state.findings]
+        ids = [f.id for f in self.state.findings if self.listed(f)]
+        if not ids:
+            return
         here = ids.index(self.selected) if self.selected in ids else -1 if delta > 0 else 0
         self.select(ids[(here + delta) % len(ids)])
+
+    def listed(self, item: ReviewFinding) -> bool:
+        """In the findings list: everything, except the AI's findings while they are hidden (read first)."""
+        return not (self.state is not None and self.state.ai_hidden and item.origin == "ai")
 
     def selected_finding(self) -> ReviewFinding | None:
         if self.state is None or not self.selected:
@@ -143,11 +196,14 @@ class ReviewController(QObject):
     def _first_id(self) -> str:
         if self.state is None:
             return ""
-        pending = [f.id for f in self.state.findings if f.decision is Decision.PENDING]
-        return (pending or [f.id for f in self.state.findings] or [""])[0]
+        listed = [f for f in self.state.findings if self.listed(f)]
+        pending = [f.id for f in listed if f.decision is Decision.PENDING]
+        return (pending or [f.id for f in listed] or [""])[0]
 
     def set_threshold(self, threshold: float) -> None:
         self.threshold = threshold
+        if self.state is not None:
+            self._thresholds[self.state.series_uid] = threshold
         self.threshold_changed.emit(threshold)
 
     def record_threshold(self) -> None:
@@ -207,7 +263,10 @@ class ReviewController(QObject):
 
     def _advance(self) -> None:
         """After a decision, move on to the next undecided finding (if any)."""
-        if self.state is not None and self.state.undecided and self.selected not in self.state.undecided:
-            ids = [f.id for f in self.state.findings]
+        if self.state is None:
+            return
+        undecided = [f.id for f in self.state.findings if self.listed(f) and not f.decision.decided]
+        ids = [f.id for f in self.state.findings]
+        if undecided and self.selected not in undecided and self.selected in ids:
             after = ids[ids.index(self.selected) + 1 :] + ids
-            self.select(next(i for i in after if i in self.state.undecided))
+            self.select(next(i for i in after if i in undecided))

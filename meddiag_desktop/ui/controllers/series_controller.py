@@ -124,7 +124,11 @@ class SeriesController(QObject):
     def _on_load_finished(self, generation: int, volume: Any) -> None:
         if not self._current(generation):
             return
+        planned = self._state.volume.warnings if self._state.volume is not None else ()
         self._state.finish_loading(volume)
+        for warning in volume.warnings:
+            if warning not in planned:  # found while reading pixels: undecodable or corrupt images
+                self._notes.notify(Level.WARNING, warning.message)
         self.loaded.emit(self.series_uid)
 
     def _on_load_error(self, generation: int, exc: BaseException) -> None:

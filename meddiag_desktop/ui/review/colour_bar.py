@@ -1,4 +1,4 @@
-"""A horizontal colour bar for the heat map: the "hot" table from low to high, with its label."""
+"""A horizontal colour bar for the heat map: its colour table from low to high, with its label."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QLinearGradient, QPainter
 from PySide6.QtWidgets import QWidget
 
-from meddiag_desktop.core.window_level import heat_lut
+from meddiag_desktop.ui.viewer.colour_maps import heat_lut
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QPaintEvent

@@ -2,7 +2,10 @@
 
 Masks are one ``uint8`` label volume on the image grid: finding ``i`` is drawn with colour
 number ``colour_of(i)``; the layer draws outlines as ``label + OUTLINE`` so one colour table
-holds translucent fills and opaque outlines.
+holds translucent fills and opaque outlines. An overlay must never look like tissue: masks are
+outlined by default and a fill is at most ``MAX_FILL_OPACITY`` opaque; the heat map uses a
+perceptual table that is never white or grey (``ui.viewer.colour_maps``) and is drawn only
+inside a region (the selected finding's box).
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyqtgraph as pg
 
-from meddiag_desktop.core.window_level import heat_lut, quantize
-from meddiag_desktop.ui.viewer.orientation import extract_slice
+from meddiag_desktop.core.window_level import quantize
+from meddiag_desktop.ui.viewer.colour_maps import heat_lut
+from meddiag_desktop.ui.viewer.orientation import box_in_plane, extract_slice
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -36,6 +40,8 @@ FINDING_COLOURS: tuple[RGB, ...] = (
 EDIT_COLOUR = (0, 255, 255)
 OUTLINE = 64
 MASK_LAYER, HEAT_LAYER, EDIT_LAYER = "ai-findings", "ai-heat", "edit-mask"
+MAX_FILL_OPACITY = 0.3  # a denser fill over aerated lung reads as a solid mass
+DEFAULT_FILL_OPACITY = 0.25
 
 
 class MaskStyle(enum.Enum):
@@ -83,15 +89,16 @@ class MaskLayer:
         self, name: str, labels: NDArray[np.uint8], palette: tuple[RGB, ...] = FINDING_COLOURS, z_value: float = 10.0
     ) -> None:
         self.name, self.labels, self._palette = name, labels, palette
-        self.style, self.opacity = MaskStyle.BOTH, 0.35
+        self.style, self.opacity = MaskStyle.OUTLINE, DEFAULT_FILL_OPACITY
         self.item = pg.ImageItem(axisOrder="row-major")
         self.item.setZValue(z_value)
         self.item.setAutoDownsample(False)
         self.set_look(self.style, self.opacity)
 
     def set_look(self, style: MaskStyle, opacity: float) -> None:
-        self.style, self.opacity = style, opacity
-        self.item.setLookupTable(mask_lut(self._palette, opacity))
+        """Fill, outline or both; the fill's opacity is capped at ``MAX_FILL_OPACITY``."""
+        self.style, self.opacity = style, min(max(opacity, 0.0), MAX_FILL_OPACITY)
+        self.item.setLookupTable(mask_lut(self._palette, self.opacity))
 
     def render(self, state: ViewerState, axes: PlaneAxes, index: int) -> None:
         plane = np.ascontiguousarray(extract_slice(self.labels, axes, index))
@@ -102,11 +109,17 @@ class MaskLayer:
         self.item.setImage(plane, autoLevels=False, levels=(0, 255))
 
 
-class HeatLayer:
-    """A float volume (probability or saliency, 0..``high``) through a transparent "hot" table."""
+Box = tuple[slice, slice, slice]
 
-    def __init__(self, name: str, values: NDArray[np.floating], low: float, high: float) -> None:
-        self.name, self.values, self.low, self.high = name, values, low, high
+
+class HeatLayer:
+    """A float volume (probability or saliency, 0..``high``) through the perceptual heat table,
+    drawn only inside ``region`` (array slices; None = everywhere)."""
+
+    def __init__(
+        self, name: str, values: NDArray[np.floating], low: float, high: float, region: Box | None = None
+    ) -> None:
+        self.name, self.values, self.low, self.high, self.region = name, values, low, high, region
         self.item = pg.ImageItem(axisOrder="row-major")
         self.item.setZValue(5.0)
         self.item.setAutoDownsample(False)
@@ -114,5 +127,7 @@ class HeatLayer:
         self.item.setOpacity(0.5)
 
     def render(self, state: ViewerState, axes: PlaneAxes, index: int) -> None:
-        plane = extract_slice(self.values, axes, index)
-        self.item.setImage(quantize(plane, self.low, self.high), autoLevels=False, levels=(0, 255))
+        plane = quantize(extract_slice(self.values, axes, index), self.low, self.high)
+        if self.region is not None:
+            plane[~box_in_plane(self.region, self.values.shape[:3], axes, index)] = 0
+        self.item.setImage(plane, autoLevels=False, levels=(0, 255))

@@ -1,4 +1,9 @@
-"""Keeps the viewer's review layers in step with the review: masks, heat map, look, visibility."""
+"""Keeps the viewer's review layers in step with the review: masks, heat map, look, visibility.
+
+Defaults that keep an AI finding from looking like tissue: outlines only (a fill, when chosen,
+is at most 30 % opaque), and the heat map only around the selected finding, and only while that
+finding is shown (a finding hidden by the threshold slider hides its heat map too).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from meddiag_desktop.ui.review.overlay_layers import (
+    DEFAULT_FILL_OPACITY,
     HEAT_LAYER,
     MASK_LAYER,
     HeatLayer,
@@ -26,6 +32,7 @@ if TYPE_CHECKING:
     from meddiag_desktop.ui.viewer.viewer_widget import ViewerWidget
 
 HEAT_FLOOR = 0.05  # heat below 5 % of the scale stays transparent
+HEAT_MARGIN_MM = 10.0  # the heat map reaches this far beyond the selected finding's box
 
 
 class HeatSource(enum.Enum):
@@ -42,7 +49,7 @@ class ReviewOverlays(QObject):
     def __init__(self, viewer: ViewerWidget, review: ReviewController, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._viewer, self._review = viewer, review
-        self.style, self.opacity, self.heat_opacity = MaskStyle.BOTH, 0.35, 0.5
+        self.style, self.opacity, self.heat_opacity = MaskStyle.OUTLINE, DEFAULT_FILL_OPACITY, 0.35
         self.shown = True
         self.heat_source = HeatSource.PROBABILITY
         self._maps: dict[HeatSource, NDArray[np.floating]] = {}
@@ -51,6 +58,7 @@ class ReviewOverlays(QObject):
         self.colours: dict[str, int] = {}
         review.state_changed.connect(self._on_review_state_changed)
         review.threshold_changed.connect(self._on_review_threshold_changed)
+        review.selection_changed.connect(self._on_review_selection_changed)
 
     # -- data --------------------------------------------------------------------------------
 
@@ -100,9 +108,14 @@ class ReviewOverlays(QObject):
             return
         self.colours = {item.id: colour_of(n) for n, item in enumerate(state.findings)}
         self._rebuild_masks()
+        self._rebuild_heat()
 
     def _on_review_threshold_changed(self, _threshold: float) -> None:
         self._rebuild_masks()
+        self._rebuild_heat()
+
+    def _on_review_selection_changed(self, _finding_id: str) -> None:
+        self._rebuild_heat()
 
     def _rebuild_masks(self) -> None:
         volume, state = self._viewer.state.volume, self._review.state
@@ -117,15 +130,27 @@ class ReviewOverlays(QObject):
             layer.item.setVisible(self.shown)
             view.add_layer(layer)
 
+    def heat_region(self) -> tuple[slice, slice, slice] | None:
+        """Where the heat map is drawn: the selected, shown finding's box plus a margin (else None)."""
+        item, volume = self._review.selected_finding(), self._viewer.state.volume
+        if item is None or volume is None or not self._review.visible(item):
+            return None
+        z0, y0, x0, z1, y1, x1 = item.finding.bbox
+        grow = [int(np.ceil(HEAT_MARGIN_MM / s)) if s > 0 else 1 for s in volume.spacing]
+        starts, stops = (z0, y0, x0), (z1, y1, x1)
+        return tuple(  # type: ignore[return-value]
+            slice(max(a - g, 0), min(b + g, n)) for a, b, g, n in zip(starts, stops, grow, volume.shape, strict=True)
+        )
+
     def _rebuild_heat(self) -> None:
         self._viewer.remove_layers(HEAT_LAYER)
-        values = self._maps.get(self.heat_source)
-        if values is None:
+        values, region = self._maps.get(self.heat_source), self.heat_region()
+        if values is None or region is None:
             self.heat_changed.emit(None)
             return
-        high = 1.0 if self.heat_source is HeatSource.PROBABILITY else max(float(np.max(values)), 1e-6)
+        high = 1.0 if self.heat_source is HeatSource.PROBABILITY else max(float(np.max(values[region])), 1e-6)
         for view in self._viewer.views.values():
-            layer = HeatLayer(HEAT_LAYER, values, HEAT_FLOOR * high, high)
+            layer = HeatLayer(HEAT_LAYER, values, HEAT_FLOOR * high, high, region)
             layer.item.setOpacity(self.heat_opacity)
             layer.item.setVisible(self.shown)
             view.add_layer(layer)

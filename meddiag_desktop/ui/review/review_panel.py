@@ -20,11 +20,12 @@ from PySide6.QtWidgets import (
 
 from meddiag_desktop.ui.review.colour_bar import ColourBar
 from meddiag_desktop.ui.review.findings_table import FindingsTable
-from meddiag_desktop.ui.review.overlay_layers import MaskStyle
+from meddiag_desktop.ui.review.overlay_layers import DEFAULT_FILL_OPACITY, MAX_FILL_OPACITY, MaskStyle
 from meddiag_desktop.ui.review.review_overlays import HeatSource
 
 NOTICE = "AI output is decision support; the radiologist decides."
 NOTICE_STYLE = "background:#5a4500; color:#ffe9a8; font-weight:bold; padding:4px; border-radius:3px;"
+READ_FIRST_STYLE = "background:#1d3b5a; color:#d6ecff; padding:4px; border-radius:3px;"
 
 
 def _slider(maximum: int, value: int) -> QSlider:
@@ -78,9 +79,18 @@ class ReviewPanel(QWidget):
         self.notice.setWordWrap(True)
         self.model_label = QLabel()
         self.model_label.setWordWrap(True)
-        self.card_button = QPushButton("Model card…")
+        self.card_button = QPushButton("Segmentation card…")
+        self.card_button.setToolTip("The segmentation model's card: intended use, validation, limitations")
+        self.cls_card_button = QPushButton("Classification card…")
+        self.cls_card_button.setToolTip("The density classifier's card: intended use, validation, limitations")
         self.run_button, self.cancel_button = QPushButton("Run AI"), QPushButton("Cancel")
-        self.auto_run = QCheckBox("Run automatically when a matching series opens")
+        self.auto_run = QCheckBox("Run automatically when a matching series opens (concurrent mode only)")
+        self.reading_label = QLabel()
+        self.reading_label.setWordWrap(True)
+        self.reading_label.setStyleSheet(READ_FIRST_STYLE)
+        self.reading_label.setVisible(False)
+        self.reveal_button = QPushButton("Reveal AI findings (Ctrl+Shift+R)")
+        self.reveal_button.setVisible(False)
         self.table = FindingsTable()
         self.accept_button, self.reject_button = QPushButton("Accept (A)"), QPushButton("Reject… (R)")
         self.edit_button, self.add_button = QPushButton("Edit mask (E)"), QPushButton("Draw missed (D)")
@@ -109,13 +119,13 @@ class ReviewPanel(QWidget):
         self.style_box = QComboBox()
         for style in MaskStyle:
             self.style_box.addItem(style.value, style)
-        self.style_box.setCurrentIndex(list(MaskStyle).index(MaskStyle.BOTH))
-        self.opacity = _slider(100, 35)
+        self.style_box.setCurrentIndex(list(MaskStyle).index(MaskStyle.OUTLINE))
+        self.opacity = _slider(round(MAX_FILL_OPACITY * 100), round(DEFAULT_FILL_OPACITY * 100))
         self.heat_box = QComboBox()
         for source in HeatSource:
             self.heat_box.addItem(f"Heat map: {source.value}", source)
         self.heat_box.setCurrentIndex(list(HeatSource).index(HeatSource.PROBABILITY))
-        self.heat_opacity = _slider(100, 50)
+        self.heat_opacity = _slider(100, 35)  # the tissue under the heat map stays visible
         self.colour_bar = ColourBar()
         self.colour_bar.setVisible(False)
         self.threshold = _slider(100, 0)
@@ -125,16 +135,19 @@ class ReviewPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.notice)
-        layout.addLayout(_row(self.model_label, self.card_button))
+        layout.addWidget(self.model_label)
+        layout.addLayout(_row(self.card_button, self.cls_card_button, stretch=True))
         layout.addLayout(_row(self.run_button, self.cancel_button, stretch=True))
         layout.addWidget(self.auto_run)
+        layout.addWidget(self.reading_label)
+        layout.addWidget(self.reveal_button)
         layout.addWidget(self.table, 1)
         layout.addLayout(_row(self.accept_button, self.reject_button, self.edit_button, self.add_button))
         layout.addWidget(self.edit_bar)
         grid = QGridLayout()
         grid.addWidget(self.shown, 0, 0)
         grid.addWidget(self.style_box, 0, 1)
-        grid.addWidget(QLabel("Mask opacity"), 1, 0)
+        grid.addWidget(QLabel("Fill opacity (max 30 %)"), 1, 0)
         grid.addWidget(self.opacity, 1, 1)
         grid.addWidget(self.heat_box, 2, 0)
         grid.addWidget(self.heat_opacity, 2, 1)

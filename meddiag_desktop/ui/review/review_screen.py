@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QTimer, Signal
 
-from meddiag_desktop.review.model import Decision, ReviewStatus
+from meddiag_desktop.inference.analyze import DEFAULT_CLS_MODEL
+from meddiag_desktop.review.model import Decision, ReviewStatus, SignOffSummary
 from meddiag_desktop.ui.actions import make_action
 from meddiag_desktop.ui.controllers.analysis_controller import AnalysisController
 from meddiag_desktop.ui.controllers.edit_controller import EditController, EditMode
@@ -17,6 +18,7 @@ from meddiag_desktop.ui.controllers.review_controller import ReviewController
 from meddiag_desktop.ui.dialogs import review_dialogs
 from meddiag_desktop.ui.panels import Level
 from meddiag_desktop.ui.review.export_actions import ExportActions
+from meddiag_desktop.ui.review.oversight import Oversight
 from meddiag_desktop.ui.review.review_overlays import ReviewOverlays
 from meddiag_desktop.ui.review.review_panel import ReviewPanel
 from meddiag_desktop.ui.viewer.slice_view import PAINT_TOOLS, Tool
@@ -24,10 +26,11 @@ from meddiag_desktop.ui.viewer.slice_view import PAINT_TOOLS, Tool
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from numpy.typing import NDArray
     from PySide6.QtGui import QAction
     from PySide6.QtWidgets import QMainWindow, QMenu
 
-    from meddiag_desktop.config import Settings
+    from meddiag_desktop.config import ReadingMode, Settings
     from meddiag_desktop.review.model import ReviewState
     from meddiag_desktop.ui.panels import NotificationPanel
     from meddiag_desktop.ui.viewer.viewer_widget import ViewerWidget
@@ -37,7 +40,8 @@ THRESHOLD_RECORD_MS = 800
 
 REVIEW_KEYS = (
     ("run", "Run AI on this series", "Ctrl+I"),
-    ("card", "Model card…", ""),
+    ("card", "Segmentation model card…", ""),
+    ("cls_card", "Classification model card…", ""),
     ("overlays", "Toggle all AI overlays", "O"),
     ("next", "Next finding", "N"),
     ("previous", "Previous finding", "P"),
@@ -53,11 +57,17 @@ REVIEW_KEYS = (
     ("larger", "Larger brush", "]"),
     ("sign", "Sign off review…", "Ctrl+Shift+S"),
     ("amend", "Amend signed review…", ""),
+    ("reveal", "Reveal AI findings (read first)", "Ctrl+Shift+R"),
+    ("history", "Review history", ""),
+    ("stats", "AI statistics…", ""),
 )
+MenuMaps = tuple["NDArray[Any] | None", "NDArray[Any] | None"]
 
 
 class ReviewScreen(QObject):
     """The review dock and its controllers for one main window."""
+
+    preference_changed = Signal(str, object)  # Settings field, new value (the main window saves it)
 
     def __init__(self, settings: Settings, runner: TaskRunner, viewer: ViewerWidget, notes: NotificationPanel,
                  ask_display_name: Callable[[], str], parent: QMainWindow) -> None:  # fmt: skip
@@ -69,17 +79,24 @@ class ReviewScreen(QObject):
         self.overlays = ReviewOverlays(viewer, self.review, self)
         self.editing = EditController(viewer, self.review, notes, self)
         self.exports = ExportActions(settings, runner, viewer, self.review, self.panel, notes, parent)
+        self.oversight = Oversight(settings, runner, self.review, notes, self.editing.cancel, parent)
+        self._fresh_maps: dict[str, MenuMaps] = {}  # run id -> maps of a run made in this session
+        self._maps_run = ""  # the run whose maps are on screen ("" = none)
+        self._amend_series = self._amend_reason = ""  # a Run AI on a signed review, waiting for its result
         self._threshold_timer = QTimer(self, singleShot=True, interval=THRESHOLD_RECORD_MS)
         self.actions: dict[str, QAction] = {}
         self._connect_controllers()
         self._connect_panel()
         self.panel.model_label.setText(f"Model: {self.analysis.model_label()}")
         self.panel.set_threshold_text(0.0)
+        self.panel.auto_run.setChecked(settings.auto_run_ai)
         self._refresh()
 
     def build_menu(self, menu: QMenu) -> dict[str, QAction]:
         slots: dict[str, Callable[[], object]] = {
             "run": self._on_run_triggered, "card": self._on_card_triggered, "overlays": self._on_overlays_triggered,
+            "cls_card": self._on_cls_card_triggered, "reveal": self.review.reveal,
+            "history": self._on_history_triggered, "stats": self.oversight.show_stats,
             "next": lambda: self.review.step(1), "previous": lambda: self.review.step(-1),
             "accept": self._on_accept_triggered, "reject": self._on_reject_triggered, "edit": self._on_edit_triggered,
             "add": self._on_add_triggered, "save_mask": self.editing.save, "cancel_edit": self.editing.cancel,
@@ -91,7 +108,7 @@ class ReviewScreen(QObject):
         for name, text, key in REVIEW_KEYS:
             self.actions[name] = make_action(self._window, text, key, slots[name])
             menu.addAction(self.actions[name])
-            if name in ("card", "previous", "add", "larger"):
+            if name in ("cls_card", "previous", "add", "larger", "reveal"):
                 menu.addSeparator()
         menu.addSeparator()
         menu.addActions(list(self.exports.actions.values()))
@@ -119,6 +136,9 @@ class ReviewScreen(QObject):
         p.run_button.clicked.connect(self._on_run_triggered)
         p.cancel_button.clicked.connect(self.analysis.cancel)
         p.card_button.clicked.connect(self._on_card_triggered)
+        p.cls_card_button.clicked.connect(self._on_cls_card_triggered)
+        p.reveal_button.clicked.connect(self.review.reveal)
+        p.auto_run.toggled.connect(self._on_auto_run_toggled)
         p.table.finding_chosen.connect(self.review.select)
         p.table.finding_activated.connect(self._on_table_finding_activated)
         p.accept_button.clicked.connect(self._on_accept_triggered)
@@ -147,13 +167,22 @@ class ReviewScreen(QObject):
     def on_series_loaded(self, series_uid: str) -> None:
         """A series is fully loaded: restore its newest review, or run the AI if the user asked for that."""
         if self.review.restore_latest(series_uid):
-            maps = self.review.stored_maps()
-            self.overlays.set_maps(maps.get("probability"), maps.get("saliency"))
-            self.editing.probability = maps.get("probability")
             self._notes.notify(Level.INFO, "The stored AI review of this series was restored.")
-        elif self.panel.auto_run.isChecked() and self.analysis.matches(self._viewer.state.volume):
+        elif self.auto_run and self.analysis.matches(self._viewer.state.volume):
             self._on_run_triggered()
         self._refresh()
+
+    @property
+    def auto_run(self) -> bool:
+        """The ``auto_run_ai`` preference, honoured in concurrent mode only (read first: the user starts)."""
+        return self.panel.auto_run.isChecked() and not self.review.read_first
+
+    def set_reading_mode(self, mode: ReadingMode) -> None:
+        self.review.set_reading_mode(mode)
+        self._refresh()
+
+    def _on_auto_run_toggled(self, checked: bool) -> None:
+        self.preference_changed.emit("auto_run_ai", checked)
 
     def _on_state_volume_changed(self) -> None:
         self.editing.cancel()
@@ -168,6 +197,16 @@ class ReviewScreen(QObject):
         if state.volume is None or state.loading:
             self._notes.notify(Level.INFO, "Open a series and let it load before running the AI.")
             return
+        self._amend_series = self._amend_reason = ""
+        signed = self.review.state
+        if signed is not None and signed.signoff is not None and signed.series_uid == state.volume.series_instance_uid:
+            s = signed.signoff
+            who = f"{s.display_name} ({s.os_user})" if s.display_name else s.os_user
+            reason = review_dialogs.ask_amend_for_run(self._window, signed.latest_version or signed.version, who)
+            if reason is None:
+                self._notes.notify(Level.INFO, "AI not run: the signed review stays as it is.")
+                return
+            self._amend_series, self._amend_reason = signed.series_uid, reason
         self.analysis.run(state.volume, state.info.study_uid, self.review.actor)
 
     def _on_analysis_busy_changed(self, _busy: bool) -> None:
@@ -177,14 +216,49 @@ class ReviewScreen(QObject):
         volume = self._viewer.state.volume
         if volume is None or volume.series_instance_uid != outcome.series_uid:
             return
-        self.review.open_run(outcome.run_id)
-        self.overlays.set_maps(outcome.result.probability, outcome.saliency)
-        self.editing.probability = outcome.result.probability
-        count = len(outcome.result.findings)
-        self._notes.notify(Level.INFO, f"AI ({self.analysis.model_label()}) found {count} finding(s).")
+        self._fresh_maps[outcome.run_id] = (outcome.result.probability, outcome.saliency)
+        if self._amend_series == outcome.series_uid:
+            self.review.amend_with_run(self._amend_reason, outcome.run_id)
+        else:
+            self.review.open_run(outcome.run_id)
+        self._amend_series = self._amend_reason = ""
+        state = self.review.state
+        if state is not None and state.ai_hidden:
+            self._notes.notify(Level.INFO, "AI finished; its findings stay hidden (read first): mark your own "
+                               "findings (D), then Reveal AI findings (Ctrl+Shift+R).")  # fmt: skip
+        else:
+            count = len(outcome.result.findings)
+            self._notes.notify(Level.INFO, f"AI ({self.analysis.model_label()}) found {count} finding(s).")
+
+    def _sync_maps(self) -> None:
+        """Show the heat maps of the run on screen: none while hidden (read first), fresh or stored ones."""
+        state = self.review.state
+        run = "" if state is None or state.ai_hidden else state.run_id
+        if run == self._maps_run:
+            return
+        self._maps_run = run
+        if not run:
+            probability, saliency = None, None
+        elif run in self._fresh_maps:
+            probability, saliency = self._fresh_maps[run]
+        else:
+            maps = self.review.stored_maps()
+            probability, saliency = maps.get("probability"), maps.get("saliency")
+        self.overlays.set_maps(probability, saliency)
+        self.editing.probability = probability
 
     def _on_card_triggered(self) -> None:
-        review_dialogs.show_text(self._window, "Model card", self.analysis.model_card())
+        review_dialogs.show_text(self._window, "Segmentation model card", self.analysis.model_card())
+
+    def _on_cls_card_triggered(self) -> None:
+        model = self.analysis.cls_model or DEFAULT_CLS_MODEL
+        review_dialogs.show_text(self._window, "Classification model card", self.analysis.model_card(model))
+
+    def _on_history_triggered(self) -> None:
+        dock = self.oversight.history.parentWidget()
+        if dock is not None:
+            dock.show()
+            dock.raise_()
 
     # -- decisions ---------------------------------------------------------------------------
 
@@ -215,8 +289,13 @@ class ReviewScreen(QObject):
             self._notes.notify(Level.WARNING, "Set your display name (Edit ▸ Preferences) before signing off.")
             return
         self.editing.cancel()
+        state, actor = self.review.state, self.review.actor
+        if not review_dialogs.confirm_sign_off(self._window, SignOffSummary.of(state), state.version, actor.os_user,
+                                               actor.display_name):  # fmt: skip
+            self._notes.notify(Level.INFO, "Not signed: the review stays open.")
+            return
         if self.review.sign_off():
-            self._notes.notify(Level.INFO, f"Review signed off by {self.review.actor.display_name}.")
+            self._notes.notify(Level.INFO, f"Review signed off by {actor.display_name} ({actor.os_user}).")
 
     def _on_amend_triggered(self) -> None:
         if self.review.state is None or self.review.state.status is not ReviewStatus.SIGNED:
@@ -228,6 +307,7 @@ class ReviewScreen(QObject):
     # -- selection, threshold, overlays ------------------------------------------------------
 
     def _on_review_state_changed(self, _state: ReviewState | None) -> None:
+        self._sync_maps()
         self._refresh()
 
     def _on_review_selection_changed(self, finding_id: str) -> None:
@@ -298,12 +378,19 @@ class ReviewScreen(QObject):
     def _refresh_table(self) -> None:
         state = self.review.state
         rows = [] if state is None else [
-            (item, self.overlays.colours.get(item.id, 1), self.review.visible(item)) for item in state.findings
+            (item, self.overlays.colours.get(item.id, 1), self.review.visible(item))
+            for item in state.findings if self.review.listed(item)
         ]  # fmt: skip
         self.panel.table.show_findings(rows, self._viewer.state.volume, self.review.selected)
 
     def _refresh_status(self) -> None:
-        self.panel.status.setText(status_text(self.review.state))
+        state = self.review.state
+        self.panel.status.setText(status_text(state))
+        hidden = state is not None and state.ai_hidden
+        self.panel.reading_label.setVisible(self.review.read_first or (state is not None and state.read_first))
+        self.panel.reading_label.setText(reading_text(state, self.review.read_first))
+        self.panel.reveal_button.setVisible(hidden)
+        self.panel.auto_run.setEnabled(not self.review.read_first)
 
     def _refresh_buttons(self) -> None:
         p, state = self.panel, self._viewer.state
@@ -315,11 +402,15 @@ class ReviewScreen(QObject):
         for button in (p.accept_button, p.reject_button, p.edit_button):
             button.setEnabled(open_ and chosen)
         p.add_button.setEnabled(open_)
-        p.sign_button.setEnabled(open_)
-        signed = self.review.state is not None and not open_
+        review = self.review.state
+        hidden = review is not None and review.ai_hidden
+        p.sign_button.setEnabled(open_ and not hidden)
+        p.reveal_button.setEnabled(open_ and hidden)
+        signed = review is not None and review.status is ReviewStatus.SIGNED and not review.historical
         p.amend_button.setEnabled(signed)
         for name, enabled in (("accept", open_ and chosen), ("reject", open_ and chosen), ("edit", open_ and chosen),
-                              ("add", open_), ("sign", open_), ("amend", signed)):  # fmt: skip
+                              ("add", open_), ("sign", open_ and not hidden), ("amend", signed),
+                              ("reveal", open_ and hidden)):  # fmt: skip
             if name in self.actions:
                 self.actions[name].setEnabled(enabled)
 
@@ -329,7 +420,8 @@ def status_text(state: ReviewState | None) -> str:
     if state is None:
         return "No AI review for this series yet: press Run AI."
     decided = sum(f.decision is not Decision.PENDING for f in state.findings)
-    head = f"Review v{state.version} · {decided} of {len(state.findings)} findings decided"
+    shown = f"v{state.version}" + (f" of {state.latest_version} (from the history)" if state.historical else "")
+    head = f"Review {shown} · {decided} of {len(state.findings)} findings decided"
     if state.signoff is not None:
         s = state.signoff
         who = f"{s.display_name} ({s.os_user})" if s.display_name else s.os_user
@@ -337,3 +429,14 @@ def status_text(state: ReviewState | None) -> str:
         return f"{head} · SIGNED by {who} at {when} UTC (threshold {s.threshold:.2f}); read-only."
     amended = f" · amendment: {state.amendment_reason}" if state.amendment_reason else ""
     return f"{head} · open{amended}"
+
+
+def reading_text(state: ReviewState | None, read_first: bool) -> str:
+    """The read-first banner: what to do now, or when the AI was revealed."""
+    if state is not None and state.ai_hidden:
+        own = sum(f.origin != "ai" for f in state.findings)
+        return (f"Read first: the AI's result is ready and hidden. Mark your own findings (D; {own} so far), "
+                "then reveal the AI with one action.")  # fmt: skip
+    if state is not None and state.read_first and state.revealed_utc:
+        return f"Read first: AI revealed at {state.revealed_utc[:19].replace('T', ' ')} UTC, after your own read."
+    return "Read first: the AI's findings stay hidden until you have marked your own." if read_first else ""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtCore import Qt
 
-from meddiag_desktop.core.volume import WarningKind
+from meddiag_desktop.core.volume import PIXEL_PROBLEMS, WarningKind
 from meddiag_desktop.ui.viewer.orientation import lps_of_index
 
 if TYPE_CHECKING:
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 HIDDEN = "(identity hidden)"
 _AXIS_NAME = ("X", "Y", "Z")
 PAGE = 10
+PIXEL_BADGE = "⚠ PIXEL DATA SUSPECT"
+BANNER_CORRUPT = "⚠ Pixel data probably corrupt: not a valid image."
+BANNER_BLANK = "⚠ Some images could not be decoded and are blank."
 
 
 def unpositioned(volume: Volume) -> bool:
@@ -98,11 +101,32 @@ def _value_text(value: object, units: str) -> str:
 
 
 def status_text(state: ViewerState) -> str:
+    """Bottom-right badges: loading, corrupt pixel data, and the number of geometry warnings."""
     volume = state.volume
     lines = ["loading…"] if state.loading else []
-    if volume is not None and volume.warnings:
-        lines.append(f"⚠ {len(volume.warnings)} geometry warning" + ("s" if len(volume.warnings) > 1 else ""))
+    if volume is not None and pixel_problems(volume):
+        lines.append(PIXEL_BADGE)
+    geometry = [w for w in volume.warnings if w.kind not in PIXEL_PROBLEMS] if volume is not None else []
+    if geometry:
+        lines.append(f"⚠ {len(geometry)} geometry warning" + ("s" if len(geometry) > 1 else ""))
     return "\n".join(lines)
+
+
+def pixel_problems(volume: Volume) -> list[str]:
+    """The volume's warnings about pixels that are not the image (corrupt or undecodable)."""
+    return [w.message for w in volume.warnings if w.kind in PIXEL_PROBLEMS]
+
+
+def banner_text(volume: Volume | None) -> str:
+    """The banner drawn over the image when some of its pixels are not the image ("" when none).
+
+    Short, so the image stays visible below it; the full reasons are in the notifications.
+    """
+    problems = [w.kind for w in volume.warnings if w.kind in PIXEL_PROBLEMS] if volume is not None else []
+    if not problems:
+        return ""
+    what = BANNER_CORRUPT if WarningKind.IMPLAUSIBLE_PIXELS in problems else BANNER_BLANK
+    return f"{what}\nDo not read from it. Details: Notifications."
 
 
 def slice_steps_for_key(key: int, slice_count: int) -> int | None:

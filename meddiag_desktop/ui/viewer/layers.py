@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import pyqtgraph as pg
 
-from meddiag_desktop.core.window_level import apply_window, heat_lut, label_lut, quantize
+from meddiag_desktop.core.display_resample import upsample_factor, upsample_plane
+from meddiag_desktop.core.window_level import apply_window, label_lut, quantize
+from meddiag_desktop.ui.viewer.colour_maps import heat_lut
 from meddiag_desktop.ui.viewer.orientation import extract_slice
 
 if TYPE_CHECKING:
@@ -39,8 +41,25 @@ def _new_item(z_value: float) -> pg.ImageItem:
     return item
 
 
+def display_factors(spacing: tuple[float, float, float], axes: PlaneAxes) -> tuple[int, int]:
+    """Display sub-rows and sub-columns per voxel of a plane (e.g. (6, 1) for a 5 mm coronal).
+
+    Only the slice axis (array axis 0) is interpolated, i.e. between the acquired slices of a
+    reformat; in-plane pixels are shown as acquired.
+    """
+    v_mm, h_mm = spacing[axes.v_axis], spacing[axes.h_axis]
+    rows = upsample_factor(v_mm, h_mm) if axes.v_axis == 0 else 1
+    cols = upsample_factor(h_mm, v_mm) if axes.h_axis == 0 else 1
+    return (rows, cols)
+
+
 class GrayscaleLayer:
-    """The image itself, window/levelled to 8 bits by ``core.window_level`` (colour passes through)."""
+    """The image itself, window/levelled to 8 bits by ``core.window_level`` (colour passes through).
+
+    Along a plane's coarse axis (slices of a thick series in a reformat) the picture is
+    linearly interpolated for display (``core.display_resample``); ``current_plane`` and the
+    cursor read-out still give the voxels' own values.
+    """
 
     name = "image"
 
@@ -56,6 +75,7 @@ class GrayscaleLayer:
         if state.volume.display.is_color:
             self.item.setImage(np.ascontiguousarray(plane), autoLevels=False, levels=(0, 255))
             return
+        plane = upsample_plane(plane, *display_factors(state.volume.spacing, axes))
         if self._out is None or self._out.shape != plane.shape:
             self._out = np.empty(plane.shape, dtype=np.uint8)
             self._scratch = np.empty(plane.shape, dtype=np.float32)
@@ -84,14 +104,14 @@ class LabelMaskLayer:
 
 
 class HeatMapLayer:
-    """A float volume (e.g. an explanation map) shown through a transparent "hot" table."""
+    """A float volume (e.g. an explanation map) shown through the perceptual heat table."""
 
     def __init__(self, name: str, values: NDArray[np.floating], low: float, high: float) -> None:
         self.name = name
         self.values = values
         self.low, self.high = low, high
         self.item = _new_item(20.0)
-        self.item.setLookupTable(heat_lut())
+        self.item.setLookupTable(heat_lut(160))
         self._out: NDArray[np.uint8] | None = None
 
     def render(self, state: ViewerState, axes: PlaneAxes, index: int) -> None:

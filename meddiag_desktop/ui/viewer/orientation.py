@@ -90,6 +90,22 @@ def extract_slice(array: NDArray[np.generic], axes: PlaneAxes, index: int) -> ND
     return cut[:: -1 if axes.v_flip else 1, :: -1 if axes.h_flip else 1]
 
 
+def box_in_plane(
+    box: tuple[slice, slice, slice], shape: tuple[int, int, int], axes: PlaneAxes, index: int
+) -> NDArray[np.bool_]:
+    """Which pixels of slice ``index`` (laid out as ``extract_slice`` does) lie in ``box``."""
+    inside = []
+    for axis, n in enumerate(shape):
+        flags = np.zeros(n, dtype=bool)
+        flags[box[axis]] = True
+        inside.append(flags)
+    if not inside[axes.slice_axis][index]:
+        return np.zeros((shape[axes.v_axis], shape[axes.h_axis]), dtype=bool)
+    rows = inside[axes.v_axis][:: -1 if axes.v_flip else 1]
+    cols = inside[axes.h_axis][:: -1 if axes.h_flip else 1]
+    return np.asarray(rows[:, np.newaxis] & cols[np.newaxis, :])
+
+
 def _cut(array: NDArray[np.generic], axis: int, index: int) -> NDArray[np.generic]:
     key: list[slice | int] = [slice(None)] * array.ndim
     key[axis] = index

@@ -1,4 +1,4 @@
-"""Fixed-on-screen overlays of a slice view: corner text, orientation letters, scale bar.
+"""Fixed-on-screen overlays of a slice view: corner text, orientation letters, scale bar, banner.
 
 They are children of the ``ViewBox`` itself (not of its data group), so they stay put while
 the image is zoomed and panned, and they are part of every screenshot.
@@ -164,3 +164,41 @@ class ScaleBar:
 
     def text(self) -> str:
         return str(self._label.toPlainText())
+
+
+BANNER_TEXT = QColor(255, 255, 255)
+BANNER_FILL = QColor(170, 20, 20, 225)
+BANNER_BORDER = QColor(255, 210, 80)
+
+
+class Banner:
+    """A red box across the upper part of the view saying why the image must not be trusted.
+
+    Hidden while its text is empty. It is drawn above every layer, so no overlay hides it.
+    """
+
+    def __init__(self, box: pg.ViewBox) -> None:
+        self._box = box
+        self.item = pg.TextItem("", color=BANNER_TEXT, anchor=(0.5, 0.5), fill=BANNER_FILL, border=BANNER_BORDER)
+        font = QFont()
+        font.setPointSize(10)
+        font.setBold(True)
+        self.item.setFont(font)
+        self.item.setZValue(1100)
+        self.item.setParentItem(box)
+        self.item.setVisible(False)
+        box.sigResized.connect(self._on_box_resized)
+
+    def set_text(self, text: str) -> None:
+        if text != self.text():
+            self.item.setText(text)
+            self._on_box_resized()
+        self.item.setVisible(bool(text))
+
+    def text(self) -> str:
+        return str(self.item.toPlainText())
+
+    def _on_box_resized(self) -> None:
+        rect = self._box.boundingRect()
+        self.item.textItem.setTextWidth(max(rect.width() * 0.85, 120.0))
+        self.item.setPos(rect.center().x(), rect.top() + rect.height() * 0.22)

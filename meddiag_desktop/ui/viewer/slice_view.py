@@ -1,8 +1,9 @@
 """One plane of the open volume: pyqtgraph ViewBox in millimetres, layer stack, overlays.
 
 Mouse: wheel scrolls slices, Ctrl+wheel zooms, right-drag zooms, middle-drag or Shift+drag
-pans, left-drag runs the active tool (window/level, crosshair, or a measurement) and a
-left click sets the crosshair point shared by every view.
+pans, left-drag runs the active tool (window/level, crosshair, or a measurement). A left
+click sets the crosshair point shared by every view only with the crosshair tool or with Ctrl
+held: a plain click with any other tool leaves every view's plane where it is.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from meddiag_desktop.ui.viewer import corner_info
 from meddiag_desktop.ui.viewer.layers import GrayscaleLayer
 from meddiag_desktop.ui.viewer.measure_tool import MeasureTool
 from meddiag_desktop.ui.viewer.orientation import Plane, screen_letters, view_geometry
-from meddiag_desktop.ui.viewer.overlays import CornerText, OrientationLetters, ScaleBar
+from meddiag_desktop.ui.viewer.overlays import Banner, CornerText, OrientationLetters, ScaleBar
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QKeyEvent
@@ -45,6 +46,7 @@ class Tool(enum.Enum):
 
 
 PAINT_TOOLS = (Tool.BRUSH, Tool.ERASER)
+POINT_MODIFIER = Qt.KeyboardModifier.ControlModifier  # Ctrl+click sets the crosshair with any tool
 
 
 class _SliceViewBox(pg.ViewBox):  # type: ignore[misc]
@@ -78,7 +80,7 @@ class _SliceViewBox(pg.ViewBox):  # type: ignore[misc]
     def mouseClickEvent(self, ev: Any) -> None:
         if ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
-            self._view.click(self.mapToView(ev.pos()))
+            self._view.click(self.mapToView(ev.pos()), ev.modifiers())
 
 
 class SliceView(pg.GraphicsView):  # type: ignore[misc]
@@ -105,6 +107,7 @@ class SliceView(pg.GraphicsView):  # type: ignore[misc]
         self.corners = CornerText(self.box)
         self.letters = OrientationLetters(self.box, self.corners)
         self.scale_bar = ScaleBar(self.box)
+        self.banner = Banner(self.box)
         self.measure = MeasureTool(self)
         self._hover: QPointF | None = None
         self._load_timer = QTimer(self, singleShot=True, interval=LOAD_REFRESH_MS)
@@ -252,13 +255,16 @@ class SliceView(pg.GraphicsView):  # type: ignore[misc]
         self.activated.emit(self)
         self.state.set_position(self.geometry.to_index(point.x(), point.y(), self.slice_index))
 
-    def click(self, point: QPointF) -> None:
-        """A left click: one brush dab with a paint tool, else move the crosshair point."""
+    def click(self, point: QPointF, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
+        """A left click: one brush dab with a paint tool; with the crosshair tool or Ctrl held,
+        move the crosshair point; otherwise only make this the active view."""
         if self.tool in PAINT_TOOLS and self.geometry is not None:
             self.activated.emit(self)
             self.stroke.emit(self, point.x(), point.y(), True, True)
-        else:
+        elif self.tool is Tool.CROSSHAIR or modifiers & POINT_MODIFIER:
             self.set_point(point)
+        else:
+            self.activated.emit(self)
 
     def fit(self) -> None:
         if self.geometry is not None:
@@ -322,11 +328,13 @@ class SliceView(pg.GraphicsView):  # type: ignore[misc]
         if volume is None or self.geometry is None:
             for corner in ("tl", "tr", "bl", "br"):
                 self.corners.set_text(corner, "")
+            self.banner.set_text("")
             return
         self.corners.set_text("tl", corner_info.identity_text(self.state))
         self.corners.set_text("tr", corner_info.slice_text(self, volume))
         self.corners.set_text("bl", corner_info.cursor_text(self, volume, self._hover))
         self.corners.set_text("br", corner_info.status_text(self.state))
+        self.banner.set_text(corner_info.banner_text(volume))
 
     def plane_values(self) -> np.ndarray[Any, np.dtype[Any]]:
         """Raw values of the displayed plane (rows = screen down, cols = screen right)."""

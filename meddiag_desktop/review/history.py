@@ -1,0 +1,115 @@
+"""A review's history: every version, AI run, decision, reveal and sign-off, with who and when.
+
+Read from the fact tables (each row sealed by its audit entry); nothing here writes.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite3
+
+
+class HistoryKind(enum.Enum):
+    VERSION = "version"
+    RUN = "AI run"
+    READING = "read first"
+    REVEAL = "AI revealed"
+    MASK = "mask"  # before the decision written with it (same time)
+    DECISION = "decision"
+    SIGNOFF = "sign-off"
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One line of the history. ``signed_version`` is set on a sign-off (it can be opened read-only)."""
+
+    time_utc: str
+    version: int
+    kind: HistoryKind
+    what: str
+    who: str
+    signed_version: int = 0
+
+
+def review_history(db: sqlite3.Connection, review_id: int) -> list[HistoryItem]:
+    """Every event of ``review_id`` in time order (ties: in the order they were written)."""
+    items = [*_versions(db, review_id), *_runs(db, review_id), *_readings(db, review_id), *_work(db, review_id)]
+    order = list(HistoryKind)
+    return sorted(items, key=lambda i: (i.time_utc, i.version, order.index(i.kind)))
+
+
+def _versions(db: sqlite3.Connection, review_id: int) -> list[HistoryItem]:
+    out = []
+    for version, opened, by, reason, signed, user, name in db.execute(
+        "SELECT version, opened_utc, opened_by, amendment_reason, signed_utc, signed_by_user, signed_by_name"
+        " FROM review_versions WHERE review_id = ? ORDER BY version",
+        (review_id,),
+    ):
+        what = f"amendment opened: {reason}" if version > 1 else "review opened"
+        out.append(HistoryItem(opened, version, HistoryKind.VERSION, what, by))
+        if signed:
+            who = f"{name} ({user})" if name else user
+            out.append(HistoryItem(signed, version, HistoryKind.SIGNOFF, f"version {version} signed off", who, version))
+    return out
+
+
+def _runs(db: sqlite3.Connection, review_id: int) -> list[HistoryItem]:
+    rows = db.execute(
+        "SELECT 1, a.created_utc, a.run_id, a.model_ref, '' FROM reviews r JOIN ai_runs a ON a.run_id = r.run_id"
+        " WHERE r.review_id = ?"
+        " UNION ALL SELECT v.version, a.created_utc, a.run_id, a.model_ref, v.os_user FROM version_runs v"
+        " JOIN ai_runs a ON a.run_id = v.run_id WHERE v.review_id = ?",
+        (review_id, review_id),
+    )
+    return [
+        HistoryItem(created, version, HistoryKind.RUN, f"AI run {run_id[:8]} ({_models(ref)})", who or "AI")
+        for version, created, run_id, ref, who in rows
+    ]
+
+
+def _readings(db: sqlite3.Connection, review_id: int) -> list[HistoryItem]:
+    out = [
+        HistoryItem(t, v, HistoryKind.READING, "read first: AI findings hidden until revealed", who)
+        for v, t, who in db.execute("SELECT version, time_utc, os_user FROM readings WHERE review_id = ?", (review_id,))
+    ]
+    for version, time_utc, who in db.execute(
+        "SELECT version, time_utc, os_user FROM reveals WHERE review_id = ?", (review_id,)
+    ):
+        counts = dict(
+            db.execute(
+                "SELECT outcome, COUNT(*) FROM reading_outcomes WHERE review_id = ? AND version = ? GROUP BY outcome",
+                (review_id, version),
+            ).fetchall()
+        )
+        what = (
+            f"AI revealed: {counts.get('independent', 0)} found independently, "
+            f"{counts.get('ai_missed', 0)} missed by the AI, {counts.get('ai_only', 0)} found by the AI only"
+        )
+        out.append(HistoryItem(time_utc, version, HistoryKind.REVEAL, what, who))
+    return out
+
+
+def _work(db: sqlite3.Connection, review_id: int) -> list[HistoryItem]:
+    out = []
+    for version, fid, decision, reason, note, time_utc, who in db.execute(
+        "SELECT version, finding_id, decision, reason, note, time_utc, os_user FROM decisions WHERE review_id = ?",
+        (review_id,),
+    ):
+        why = f" ({reason}{': ' + note if note else ''})" if reason else ""
+        out.append(HistoryItem(time_utc, version, HistoryKind.DECISION, f"{fid} {decision}{why}", who))
+    for version, fid, mask_version, time_utc, who in db.execute(
+        "SELECT version, finding_id, mask_version, time_utc, os_user FROM mask_edits WHERE review_id = ?", (review_id,)
+    ):
+        what = f"{fid} drawn" if mask_version == 0 else f"{fid} mask version {mask_version} saved"
+        out.append(HistoryItem(time_utc, version, HistoryKind.MASK, what, who))
+    return out
+
+
+def _models(model_ref: str) -> str:
+    """'lung-nodule-seg 1.0.0, lung-lesion-cls 1.0.0' from a run's model reference."""
+    names = [part.split("#", 1)[0].replace("@", " ") for part in model_ref.split(";") if part.strip()]
+    return ", ".join(n.strip() for n in names)

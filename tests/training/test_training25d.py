@@ -99,3 +99,33 @@ def test_lopo_summary_gathers_finished_folds_and_the_card_names_the_missing(tmp_
     assert "fitted on the candidates of " + ", ".join(done) in partial
     every = list(real_data.PATIENTS)
     assert cards25d._lopo_notes({"lopo_folds_missing": [], "lopo_candidate_score": every}) == []
+
+
+def test_candidate_score_uses_only_generic_features_and_keeps_one_false_finding_per_scan() -> None:
+    from training import candidate_score as cs
+
+    rng = np.random.default_rng(0)
+    samples = []
+    for scan in range(4):
+        samples.append(cs.Sample("P", f"s{scan}", _features(rng, 0.98, 1.0, volume=4.6), positive=True, false=False))
+        for _ in range(5):  # small, unsure, elongated false findings
+            samples.append(cs.Sample("P", f"s{scan}", _features(rng, 0.6, 0.4, volume=0.0), positive=False, false=True))
+    weights, bias = cs.fit(samples)
+    assert {k for k, v in weights.items() if v} <= set(cs.SCORE_FEATURES)
+    assert weights["max_prob"] > 0 and weights["elongation"] > 0 and weights["log_volume_ml"] == 0
+    scores = cs.score(samples, weights, bias)
+    cut = cs.operating_point(samples, scores, scans=4)
+    kept_false = sum(k >= cut and s.false for k, s in zip(scores, samples, strict=True))
+    assert kept_false <= 4 and all(k >= cut for k, s in zip(scores, samples, strict=True) if s.positive)
+
+
+def _features(rng: np.random.Generator, max_prob: float, elongation: float, volume: float) -> dict[str, float]:
+    from meddiag_desktop.inference.manifest import CANDIDATE_FEATURES
+
+    values = {name: float(rng.normal()) for name in CANDIDATE_FEATURES}
+    values.update(
+        max_prob=max_prob + float(rng.normal(0, 0.05)),
+        elongation=elongation + float(rng.normal(0, 0.1)),
+        log_volume_ml=volume + float(rng.normal(0, 0.5)),
+    )
+    return values

@@ -15,7 +15,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-PYTHON = VENV / "bin" / "python"
+
+
+def venv_bin_dir(venv: Path, platform: str = sys.platform) -> Path:
+    """Where a venv keeps its programs: ``Scripts`` on Windows, ``bin`` everywhere else."""
+    return venv / ("Scripts" if platform == "win32" else "bin")
+
+
+def venv_program(venv: Path, name: str, platform: str = sys.platform) -> Path:
+    """A program of the venv (``python``, ``ruff``, ...), with ``.exe`` on Windows."""
+    return venv_bin_dir(venv, platform) / (f"{name}.exe" if platform == "win32" else name)
+
+
+PYTHON = venv_program(VENV, "python")
 DEMO = ROOT / "resources" / "demo"
 
 
@@ -69,17 +81,17 @@ def test() -> int:
     ensure_venv("dev,training" if wheel else "dev")
     if wheel is None:
         print("No local CPU torch wheel: the training tests will skip (torch is a training extra only).")
-    sh("bash", ROOT / "packaging" / "ensure_system_packages.sh", check=False)
+    if sys.platform.startswith("linux"):  # Debian packages; elsewhere the wheels must do
+        sh("bash", ROOT / "packaging" / "ensure_system_packages.sh", check=False)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    bin_dir = VENV / "bin"
     checks = [
         (
-            bin_dir / "ruff",
+            venv_program(VENV, "ruff"),
             "check",
             *[p for p in ("meddiag_desktop", "tests", "bench", "training", "run.py") if (ROOT / p).exists()],
         ),
-        (bin_dir / "mypy", "--strict", "meddiag_desktop"),
-        (bin_dir / "lint-imports",),
+        (venv_program(VENV, "mypy"), "--strict", "meddiag_desktop"),
+        (venv_program(VENV, "lint-imports"),),
     ]
     failed = [c[0].name for c in checks if sh(*c, check=False, env=env) != 0]
     code = sh(PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", check=False, env=env)

@@ -4,6 +4,6 @@ import sys
 
 from meddiag_desktop.cli import main
 
-# Guarded: decoder worker processes (forkserver) re-import the main module.
+# Guarded: decoder worker processes (forkserver or spawn) re-import the main module.
 if __name__ == "__main__":
     sys.exit(main())

@@ -6,13 +6,16 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from meddiag_desktop.config import Settings
+from meddiag_desktop import __version__
+from meddiag_desktop.config import Settings, make_private_dir
 from meddiag_desktop.errors import MeddiagError
+from meddiag_desktop.logs import parse_log_level, session_logging
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -34,17 +37,28 @@ COMMANDS = ("scan", "info", "analyze", "export", "deidentify", "report", "valida
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``meddiag-desktop`` console script."""
     args = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings().with_preferences()
     try:
-        if args and args[0] in COMMANDS:
-            return _run_command(_command_parser().parse_args(args), settings)
-        return _run_gui(_gui_parser().parse_args(args), settings)
+        with session_logging(settings, parse_log_level(os.environ.get("MEDDIAG_LOG_LEVEL"))):
+            _make_private_data_dir(settings)
+            command = args[0] if args and args[0] in COMMANDS else "gui"
+            log.debug("meddiag-desktop %s: %s", __version__, command)  # never the arguments: paths can name patients
+            if command != "gui":
+                return _run_command(_command_parser().parse_args(args), settings)
+            return _run_gui(_gui_parser().parse_args(args), settings)
     except MeddiagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _make_private_data_dir(settings: Settings) -> None:
+    """The index and the review store hold patient data: owner-only folder (POSIX)."""
+    try:
+        make_private_dir(settings.data_dir)
+    except OSError as exc:
+        log.warning("the data folder %s cannot be made: %s", settings.data_dir, exc.strerror)
 
 
 def _gui_parser() -> argparse.ArgumentParser:
@@ -243,6 +257,7 @@ def _analyze(args: argparse.Namespace, index: SeriesIndex, settings: Settings) -
     for warning in volume.warnings:
         print(f"warning: {warning.message}")
     registry = ModelRegistry(settings.builtin_models_dir, settings.user_models_dir)
+    log.debug("analyze: %d slices with %s (classifier: %s)", volume.shape[0], args.model, not args.no_classifier)
     result = analyze_volume(
         volume,
         registry,

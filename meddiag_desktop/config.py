@@ -61,6 +61,21 @@ def _env_or(variable: str, default: str) -> Path:
     return Path(os.environ.get(variable) or default)
 
 
+def make_private_dir(path: Path, platform: str = sys.platform) -> None:
+    """Create ``path`` (and parents) and make it owner-only (0700) where the OS has POSIX modes.
+
+    Windows: the per-user folders already inherit the user's profile ACL; no chmod there.
+    A folder owned by someone else (an administrator's shared location) keeps its mode.
+    """
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if platform == "win32":
+        return
+    try:
+        path.chmod(0o700)
+    except PermissionError:
+        log.warning("%s is not owned by this account; its permissions are left as they are", path)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where things live and how the app behaves. Paths default to the per-user folders."""
@@ -69,6 +84,7 @@ class Settings:
     config_dir: Path = field(
         default_factory=lambda: _env_or("MEDDIAG_CONFIG_DIR", platformdirs.user_config_dir(APP_NAME))
     )
+    log_dir: Path = field(default_factory=lambda: _env_or("MEDDIAG_LOG_DIR", platformdirs.user_log_dir(APP_NAME)))
     builtin_models_dir: Path = PROJECT_ROOT / "models"
     reader_threads: int = 4
     inference_threads: int = 2

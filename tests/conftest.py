@@ -34,9 +34,11 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never touch the real per-user data or config folders."""
+    """Tests never touch the real per-user data, config or log folders."""
     base = tmp_path_factory.mktemp("userdirs")
     monkeypatch.setenv("MEDDIAG_DATA_DIR", str(base / "data"))
     monkeypatch.setenv("MEDDIAG_CONFIG_DIR", str(base / "config"))
+    monkeypatch.setenv("MEDDIAG_LOG_DIR", str(base / "logs"))
+    monkeypatch.delenv("MEDDIAG_LOG_LEVEL", raising=False)
     # Never the real user's keyring: keyring's "fail" backend makes the audit key a file in the tmp config dir.
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")

@@ -49,14 +49,51 @@ def stored_dtype(record: InstanceRecord) -> np.dtype[np.integer]:
 
 def read_fast(record: InstanceRecord, buffer: NDArray[np.integer]) -> NDArray[np.integer]:
     """Read one uncompressed frame into ``buffer`` (rows x columns, stored dtype)."""
-    fd = os.open(record.path, os.O_RDONLY)
-    try:
-        got = os.preadv(fd, [buffer.data.cast("B")], record.pixel_offset)
-    finally:
-        os.close(fd)
+    got = read_at(record.path, buffer.data.cast("B"), record.pixel_offset)
     if got != buffer.nbytes:
         raise DicomReadError(f"{Path(record.path).name}: pixel data is truncated ({got} of {buffer.nbytes} bytes).")
     return honour_bits_stored(buffer, record.bits_allocated, record.bits_stored, record.pixel_representation)
+
+
+def read_at(path: str, target: memoryview, offset: int) -> int:
+    """Read up to ``len(target)`` bytes at ``offset`` into ``target``; returns the count read.
+
+    ``os.preadv`` (one system call, no copy) where the OS has it; else ``os.pread`` (other
+    POSIX systems); else a seek and ``readinto`` (Windows has neither). All three are safe from
+    several threads at once: none shares a file position.
+    """
+    if not hasattr(os, "preadv") and not hasattr(os, "pread"):
+        return _read_at_seek(path, target, offset)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        if hasattr(os, "preadv"):
+            return os.preadv(fd, [target], offset)
+        return _pread_into(fd, target, offset)
+    finally:
+        os.close(fd)
+
+
+def _pread_into(fd: int, target: memoryview, offset: int) -> int:
+    got = 0
+    while got < len(target):
+        chunk = os.pread(fd, len(target) - got, offset + got)
+        if not chunk:
+            break
+        target[got : got + len(chunk)] = chunk
+        got += len(chunk)
+    return got
+
+
+def _read_at_seek(path: str, target: memoryview, offset: int) -> int:
+    got = 0
+    with Path(path).open("rb", buffering=0) as file:
+        file.seek(offset)
+        while got < len(target):
+            count = file.readinto(target[got:])
+            if not count:
+                break
+            got += count
+    return got
 
 
 def honour_bits_stored(

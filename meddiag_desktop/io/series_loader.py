@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -168,9 +169,14 @@ def read_volume(
     """
     target = plan.allocate() if out is None else out
     reader = _StackReader(plan, target, cancel or CancelToken(), on_slice, progress, decode_pool)
+    started = time.perf_counter()
     reader.run(threads)
     reader.cancel.raise_if_cancelled("Loading the series")
     warnings = plan.geometry.warnings + reader.failure_warnings() + reader.plausibility_warnings()
+    log.debug(
+        "read %d %s frames %s in %.2f s, %d warnings",
+        len(plan.frames), plan.modality, "x".join(map(str, target.shape)), time.perf_counter() - started, len(warnings),
+    )  # fmt: skip
     return Volume(
         array=target,
         affine=plan.geometry.affine,

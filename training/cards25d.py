@@ -223,7 +223,7 @@ def _lopo_notes(seg: dict[str, Any]) -> list[str]:
     fitted = seg.get("lopo_candidate_score")
     if not fitted:
         notes.append(
-            "These fold figures are without the candidate score (it needs at least three finished folds); "
+            "These fold figures are without the candidate score (it needs at least two finished folds); "
             "the shipped model uses the threshold and lung-region rule alone."
         )
     elif len(fitted) < len(real_data.PATIENTS):

@@ -162,7 +162,7 @@ def evaluate_synthetic(reg: ModelRegistry, threads: int, threshold: float, n_pos
             ids = np.unique(scan.gt[f.bbox_slices][f.mask])
             ids = ids[ids > 0]
             if len(ids) == 1 and f.class_probabilities:
-                cls_p.append(f.class_probabilities["subsolid"])
+                cls_p.append(1.0 - f.class_probabilities["solid"])  # "subsolid" carries a caveat in its label
                 cls_y.append(int(scan.kinds[int(ids[0])] != "solid"))
         model_rows.append(score(pred, scan))
         base_rows.append(score(baseline_masks(scan.volume), scan))

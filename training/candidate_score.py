@@ -35,7 +35,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 L2 = 1.0
-TARGET_FP_PER_SCAN = 1.0
+# On the fold candidates: a margin under the 2 per scan the issue allows, and a looser cut (peak
+# probability >= ~0.8 for a round candidate) than 1.0 per scan (>= ~0.9), which halved the
+# sensitivity on held-out synthetic lesions.
+TARGET_FP_PER_SCAN = 1.5
 # Only what tells a lesion from a normal structure on any chest CT: how sure the network is and
 # how round the candidate is (vessels and fissures are elongated). Size, density, lung contact
 # and lung-region share would learn where and how big this corpus's four tumours are (all large,

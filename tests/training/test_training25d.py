@@ -116,7 +116,8 @@ def test_candidate_score_uses_only_generic_features_and_keeps_the_target_false_f
     scores = cs.score(samples, weights, bias)
     cut = cs.operating_point(samples, scores, scans=4)
     kept_false = sum(k >= cut and s.false for k, s in zip(scores, samples, strict=True))
-    assert kept_false <= int(cs.TARGET_FP_PER_SCAN * 4) and all(k >= cut for k, s in zip(scores, samples, strict=True) if s.positive)
+    assert kept_false <= int(cs.TARGET_FP_PER_SCAN * 4)
+    assert all(k >= cut for k, s in zip(scores, samples, strict=True) if s.positive)
 
 
 def _features(rng: np.random.Generator, max_prob: float, elongation: float, volume: float) -> dict[str, float]:

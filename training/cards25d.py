@@ -191,11 +191,17 @@ def seg_card(m: dict[str, Any], metrics: dict[str, Any], cfg: dict[str, Any]) ->
         lines += [
             "## Export check",
             f"ONNX (opset 18) vs PyTorch on real-CT inputs {export['inputs_checked']}: max difference "
-            f"{export['max_abs_diff_vs_torch']:.1e}; {export['size_bytes'] / 1e6:.1f} MB.",
+            f"{export['max_abs_diff_vs_torch']:.1e} in logits{_prob_diff(export)}; "
+            f"{export['size_bytes'] / 1e6:.1f} MB.",
             "",
         ]
     lines += ["## Limitations", *[f"- {x}" for x in m["limitations"]], ""]
     return "\n".join(lines + _provenance(m, cfg, metrics))
+
+
+def _prob_diff(export: dict[str, Any]) -> str:
+    diff = export.get("max_prob_diff_vs_torch")
+    return "" if diff is None else f", {diff:.1e} in probability"
 
 
 def _score_text(post: dict[str, Any]) -> list[str]:

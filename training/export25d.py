@@ -44,15 +44,26 @@ def export_segmenter(model: torch.nn.Module, path: Path, sample_hu: np.ndarray) 
     )  # fmt: skip
     onnx.checker.check_model(onnx.load(str(path)))
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    diffs = []
+    diffs, prob_diffs = [], []
     for sample in (x, torch.from_numpy(slice_batch(sample_hu, size=224, batch=3))):
         out = session.run(None, {"ct": sample.numpy()})[0]
         with torch.no_grad():
             ref = model(sample).numpy()
         diffs.append(float(np.abs(out - ref).max()))
-    diff = max(diffs)
-    log.info("export %s: max |onnx - torch| = %.2e", path.name, diff)
-    if diff > 1e-3:
-        raise RuntimeError(f"ONNX export of {path.name} differs from torch by {diff}")
-    return {"max_abs_diff_vs_torch": diff, "inputs_checked": [list(x.shape), [3, len(OFFSETS), 224, 224]],
-            "size_bytes": path.stat().st_size}  # fmt: skip
+        prob_diffs.append(float(np.abs(_sigmoid(out) - _sigmoid(ref)).max()))
+    diff, prob_diff = max(diffs), max(prob_diffs)
+    log.info("export %s: max |onnx - torch| = %.2e (logits), %.2e (probabilities)", path.name, diff, prob_diff)
+    # The ensemble's logit is log(p) - log(1 - p) of a mean probability: float rounding near p = 0 or
+    # 1 shows up magnified in it, so the check is on the probabilities the app thresholds.
+    if prob_diff > 1e-4:
+        raise RuntimeError(f"ONNX export of {path.name} differs from torch by {prob_diff} in probability")
+    return {
+        "max_abs_diff_vs_torch": diff,
+        "max_prob_diff_vs_torch": prob_diff,
+        "inputs_checked": [list(x.shape), [3, len(OFFSETS), 224, 224]],
+        "size_bytes": path.stat().st_size,
+    }
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x.astype(np.float64)))

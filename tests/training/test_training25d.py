@@ -112,7 +112,7 @@ def test_candidate_score_uses_only_generic_features_and_keeps_the_target_false_f
             samples.append(cs.Sample("P", f"s{scan}", _features(rng, 0.6, 0.4, volume=0.0), positive=False, false=True))
     weights, bias = cs.fit(samples)
     assert {k for k, v in weights.items() if v} <= set(cs.SCORE_FEATURES)
-    assert weights["max_prob"] > 0 and weights["elongation"] > 0 and weights["log_volume_ml"] == 0
+    assert weights["max_prob"] > 0 and weights["log_volume_ml"] == 0
     scores = cs.score(samples, weights, bias)
     cut = cs.operating_point(samples, scores, scans=4)
     kept_false = sum(k >= cut and s.false for k, s in zip(scores, samples, strict=True))

@@ -216,7 +216,7 @@ def _score_text(post: dict[str, Any]) -> list[str]:
         "1.5 false findings per scan on those candidates. Size, density, position and roundness were left out: "
         "the corpus's tumours are all large (a score that learned their size would drop small nodules), and "
         "roundness changed the sign of its weight from two folds to three. This choice of features was made on "
-        "the same folds, so the scored figures above are slightly optimistic.",
+        "the same folds, so the scored leave-one-patient-out figures below are slightly optimistic.",
     ]
 
 
@@ -224,8 +224,8 @@ def _lopo_notes(seg: dict[str, Any]) -> list[str]:
     notes = []
     if seg.get("lopo_folds_missing"):
         notes.append(
-            f"**Folds not run yet**: {', '.join(seg['lopo_folds_missing'])} (their patients are in the training "
-            "data of the shipped model, so they have no held-out figures in this build)."
+            f"**Folds not run yet**: {', '.join(seg['lopo_folds_missing'])} (in the shipped model's training data; "
+            "no held-out figures for it in this build)."
         )
     fitted = seg.get("lopo_candidate_score")
     if not fitted:

@@ -10,9 +10,9 @@ import math
 from typing import TYPE_CHECKING
 
 import pyqtgraph as pg
-from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap, QTransform
-from PySide6.QtWidgets import QGraphicsEffect, QGraphicsItem, QGraphicsLineItem
+from PySide6.QtCore import QPointF
+from PySide6.QtGui import QColor, QFont, QPen
+from PySide6.QtWidgets import QGraphicsLineItem
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -26,48 +26,6 @@ _NICE_MM = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500)
 SCALE_BAR_CLEARANCE = 50.0  # clears the scale bar and the bottom orientation letter
 
 
-OUTLINE_COLOR = QColor(0, 0, 0)
-OUTLINE_PX = 1
-_RING = tuple(
-    QPoint(dx, dy) for dx in range(-OUTLINE_PX, OUTLINE_PX + 1) for dy in range(-OUTLINE_PX, OUTLINE_PX + 1) if dx or dy
-)
-
-
-class OutlineEffect(QGraphicsEffect):
-    """Draws its item with a crisp dark outline, so light text and lines stay legible over
-    bright tissue (bone, contrast, a MIP) as well as over air."""
-
-    def boundingRectFor(self, rect: QRectF | QRect) -> QRectF:
-        return QRectF(rect).adjusted(-OUTLINE_PX, -OUTLINE_PX, OUTLINE_PX, OUTLINE_PX)
-
-    def draw(self, painter: QPainter) -> None:
-        pad = QGraphicsEffect.PixmapPadMode.PadToEffectiveBoundingRect
-        offset = QPoint()  # filled in by Qt: where the pixmap goes on the device
-        pixmap = self.sourcePixmap(Qt.CoordinateSystem.DeviceCoordinates, offset, pad)
-        if pixmap.isNull():
-            return
-        dark = QPixmap(pixmap.size())
-        dark.setDevicePixelRatio(pixmap.devicePixelRatio())
-        dark.fill(Qt.GlobalColor.transparent)
-        mask = QPainter(dark)
-        mask.drawPixmap(0, 0, pixmap)
-        mask.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceIn)
-        mask.fillRect(dark.rect(), OUTLINE_COLOR)
-        mask.end()
-        painter.save()
-        painter.setWorldTransform(QTransform())
-        for step in _RING:
-            painter.drawPixmap(offset + step, dark)
-        painter.drawPixmap(offset, pixmap)
-        painter.restore()
-
-
-def outlined(item: QGraphicsItem) -> QGraphicsItem:
-    """``item`` with a dark outline (``OutlineEffect``)."""
-    item.setGraphicsEffect(OutlineEffect())
-    return item
-
-
 def _text(anchor: tuple[float, float], color: QColor, size: int = 9, bold: bool = False) -> pg.TextItem:
     item = pg.TextItem("", color=color, anchor=anchor)
     font = QFont()
@@ -75,7 +33,6 @@ def _text(anchor: tuple[float, float], color: QColor, size: int = 9, bold: bool 
     font.setBold(bold)
     item.setFont(font)
     item.setZValue(1000)
-    outlined(item)
     return item
 
 
@@ -185,7 +142,6 @@ class ScaleBar:
         self._line.setPen(pen)
         self._line.setParentItem(box)
         self._line.setZValue(1000)
-        outlined(self._line)
         self._label = _text((0.5, 1), TEXT_COLOR)
         self._label.setParentItem(box)
         self.length_mm = 0.0

@@ -23,7 +23,6 @@ from meddiag_desktop.ui.viewer.orientation import Plane, screen_letters, view_ge
 from meddiag_desktop.ui.viewer.overlays import Banner, CornerText, OrientationLetters, ScaleBar
 
 if TYPE_CHECKING:
-    from PySide6.QtCore import QEvent
     from PySide6.QtGui import QKeyEvent
     from PySide6.QtWidgets import QWidget
 
@@ -215,7 +214,7 @@ class SliceView(pg.GraphicsView):  # type: ignore[misc]
         if self.geometry is None:
             return
         if self.geometry.axes.slice_axis == 0:
-            if abs(z - self.slice_index) <= self.state.slab_half(0):  # a slice of the shown slab
+            if z == self.slice_index:
                 self._render_layers()
         elif not self._load_timer.isActive():
             self._load_timer.start()
@@ -234,12 +233,6 @@ class SliceView(pg.GraphicsView):  # type: ignore[misc]
 
     def _on_scene_mouse_moved(self, scene_pos: QPointF) -> None:
         self._hover = self.box.mapSceneToView(scene_pos)
-        self._update_text()
-
-    def leaveEvent(self, ev: QEvent) -> None:
-        """The cursor left the view: its read-out no longer describes anything under it."""
-        super().leaveEvent(ev)
-        self._hover = None
         self._update_text()
 
     # -- navigation ----------------------------------------------------------------------

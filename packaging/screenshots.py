@@ -80,7 +80,7 @@ def inner() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     with tempfile.TemporaryDirectory() as tmp:
-        window = MainWindow(Settings(data_dir=Path(tmp), config_dir=Path(tmp)))
+        window = MainWindow(Settings(data_dir=Path(tmp) / "data", config_dir=Path(tmp) / "config"))
         window.resize(1660, 960)
         window.move(0, 0)
 
@@ -172,7 +172,9 @@ def inner_review() -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp), config_dir=Path(tmp), builtin_models_dir=_models_dir(Path(tmp)))
+        settings = Settings(
+            data_dir=Path(tmp) / "data", config_dir=Path(tmp) / "config", builtin_models_dir=_models_dir(Path(tmp))
+        )
         window = MainWindow(settings)
         window.resize(1660, 960)
         window.move(0, 0)

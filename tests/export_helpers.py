@@ -27,6 +27,7 @@ DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo"
 SEG_MODEL = ModelInfo("lung-nodule-seg", "2.1.0", "ab" * 32)
 CLS_MODEL = ModelInfo("lung-lesion-cls", "1.4.0", "cd" * 32)
 SIGNED_UTC = "2025-03-04T10:11:12.345+00:00"
+MODEL_REF = "; ".join(f"{m.id}@{m.version}#sha256:{m.sha256}" for m in (SEG_MODEL, CLS_MODEL))
 
 
 @dataclass

@@ -6,7 +6,6 @@ import base64
 import io
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,6 @@ from matplotlib.image import imread
 
 from meddiag_desktop.errors import ExportError
 from meddiag_desktop.inference.preprocess import pixel_sha256
-from meddiag_desktop.review import audit
 from meddiag_desktop.review.model import RejectReason, ReviewState
 from meddiag_desktop.review.records import AiRun
 from meddiag_desktop.review.report_html import (
@@ -28,22 +26,7 @@ from meddiag_desktop.review.report_html import (
 )
 from meddiag_desktop.review.report_images import key_slice
 from meddiag_desktop.review.service import ReviewService
-from meddiag_desktop.review.store import ReviewStore
-from tests.export_helpers import DemoSeries, demo_series, sphere
-
-MODEL_REF = "lung-nodule-seg@2.1.0#sha256:" + "ab" * 32 + "; lung-lesion-cls@1.4.0#sha256:" + "cd" * 32
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoSeries:
-    return demo_series(tmp_path_factory.mktemp("demo-index"))
-
-
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[ReviewService]:
-    store = ReviewStore(tmp_path / "review.sqlite")
-    yield ReviewService(store, audit.Actor("rita", "Rita Radiologist"))
-    store.close()
+from tests.export_helpers import MODEL_REF, DemoSeries, sphere
 
 
 def _signed(service: ReviewService, demo: DemoSeries) -> ReviewState:

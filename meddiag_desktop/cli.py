@@ -20,18 +20,22 @@ from meddiag_desktop.logs import parse_log_level, session_logging
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from meddiag_desktop.core.ood import InputCheck
     from meddiag_desktop.core.records import SeriesRecord
     from meddiag_desktop.core.volume import Volume
     from meddiag_desktop.inference.analyze import AnalysisResult
+    from meddiag_desktop.inference.registry import ModelRegistry
     from meddiag_desktop.io.index import SeriesIndex
     from meddiag_desktop.review.model import ReviewState
     from meddiag_desktop.review.records import RunSummary
     from meddiag_desktop.review.service import ReviewService
     from meddiag_desktop.review.store import ReviewStore
+    from meddiag_desktop.validation.results import ValidationReport
+    from meddiag_desktop.validation.subgroups import SubgroupReport
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("scan", "info", "analyze", "export", "deidentify", "report", "validate", "audit", "stats")
+COMMANDS = ("scan", "info", "analyze", "export", "deidentify", "report", "validate", "batch", "audit", "stats")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,6 +91,11 @@ def _command_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--json", type=Path, help="also write the findings and provenance as JSON")
     analyze.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: all cores)")
     analyze.add_argument(
+        "--override-ood", metavar="REASON",
+        help="run on a series outside the models' validated range (spacing, kVp, kernel, gap, tilt...); "
+        "the reason is recorded in the audit log and kept with the result",
+    )  # fmt: skip
+    analyze.add_argument(
         "--export-dir", type=Path, metavar="DIR",
         help="also write the findings as DICOM SEG + TID 1500 SR (UNVERIFIED: not yet reviewed) into DIR",
     )  # fmt: skip
@@ -94,6 +103,7 @@ def _command_parser() -> argparse.ArgumentParser:
     _add_deidentify_parser(sub)
     _add_report_parser(sub)
     _add_validate_parser(sub)
+    _add_batch_parser(sub)
     audit = sub.add_parser("audit", help="check or export the tamper-evident audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser(
@@ -105,6 +115,11 @@ def _command_parser() -> argparse.ArgumentParser:
         "stats", help="per model, version and month: findings shown, acceptance, rejection reasons, added, Dice"
     )
     stats.add_argument("--csv", type=Path, help="also write the table to this CSV file")
+    stats.add_argument(
+        "--subgroups", type=Path, metavar="DIR",
+        help="also write the acceptance of AI findings per subgroup (sex, age, scanner, kernel, thickness, "
+        "contrast; flagged where it is worse) as subgroups.json and subgroups.html into DIR",
+    )  # fmt: skip
     return parser
 
 
@@ -161,6 +176,19 @@ def _add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
     )  # fmt: skip
     validate.add_argument("--out", type=Path, default=Path("validation"), help="output folder (report and cache)")
     validate.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: all cores)")
+    _add_cluster_arguments(validate)
+
+
+def _add_batch_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from meddiag_desktop.batch.arguments import add_batch_parser
+
+    add_batch_parser(sub)
+
+
+def _add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    from meddiag_desktop.batch.arguments import add_cluster_arguments
+
+    add_cluster_arguments(parser)
 
 
 def _run_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -185,6 +213,10 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
             return _report(args, index, settings)
         if args.command == "validate":
             return _validate(args, index, settings)
+        if args.command == "batch":
+            from meddiag_desktop.batch.console import run_batch_command
+
+            return run_batch_command(args, index, settings, _ProgressLine())
     raise MeddiagError(f"Unknown command {args.command}")
 
 
@@ -254,9 +286,8 @@ def _analyze(args: argparse.Namespace, index: SeriesIndex, settings: Settings) -
     volume = max(volumes, key=lambda v: v.shape[0])
     print(file=sys.stderr)
     print(f"Series {series.series_instance_uid} ({series.description or 'no description'}), {volume.shape[0]} slices")
-    for warning in volume.warnings:
-        print(f"warning: {warning.message}")
     registry = ModelRegistry(settings.builtin_models_dir, settings.user_models_dir)
+    check = _input_check(args, index, volume, registry, series.study_instance_uid, settings)
     log.debug("analyze: %d slices with %s (classifier: %s)", volume.shape[0], args.model, not args.no_classifier)
     result = analyze_volume(
         volume,
@@ -265,6 +296,7 @@ def _analyze(args: argparse.Namespace, index: SeriesIndex, settings: Settings) -
         cls_model_id=None if args.no_classifier else "lung-lesion-cls",
         threads=args.threads,
         progress=_analyze_progress,
+        input_check=check,
     )
     print(file=sys.stderr)
     print(format_findings_table(result))
@@ -274,6 +306,34 @@ def _analyze(args: argparse.Namespace, index: SeriesIndex, settings: Settings) -
     if args.export_dir:
         _export_analysis(result, series, volume, index, settings, args.export_dir)
     return 0
+
+
+def _input_check(args: argparse.Namespace, index: SeriesIndex, volume: Volume, registry: ModelRegistry,
+                 study_uid: str, settings: Settings) -> InputCheck:  # fmt: skip
+    """The series against the models' intended use: refused (hard issues) or run only with --override-ood (soft)."""
+    from meddiag_desktop.core.ood import CheckStatus
+    from meddiag_desktop.errors import OverrideRequiredError
+    from meddiag_desktop.inference import ood
+    from meddiag_desktop.io.acquisition import facts_for_volume
+    from meddiag_desktop.review.ood_record import record_override
+    from meddiag_desktop.review.store import ReviewStore
+
+    ids = [args.model, *([] if args.no_classifier else ["lung-lesion-cls"])]
+    manifests = [m for m in (registry.entry(i).manifest for i in ids) if m is not None]
+    check = ood.assess(volume, facts_for_volume(index, volume), manifests)
+    if check.status is CheckStatus.NEEDS_OVERRIDE and args.override_ood is not None:
+        with ReviewStore(settings.review_store_path, settings.config_dir) as store:
+            check = record_override(_review_service(store, settings), check, study_uid, "; ".join(check.models),
+                                    args.override_ood)  # fmt: skip
+        issues = "".join(f"\n  - {i.message}" for i in check.soft)
+        print(f"Input check overridden (override {check.override.override_id if check.override else '?'}, "
+              f"recorded in the audit log):{issues}")  # fmt: skip
+    elif args.override_ood is not None and check.status is CheckStatus.IN_RANGE:
+        print("note: the series is within the models' validated range; --override-ood was not needed or recorded.")
+    try:
+        return ood.clear(check)
+    except OverrideRequiredError as exc:
+        raise OverrideRequiredError(f'{exc}\nTo run anyway, give the reason: --override-ood "why"') from None
 
 
 def _review_service(store: ReviewStore, settings: Settings) -> ReviewService:
@@ -397,6 +457,7 @@ class _ProgressLine:
 
 
 def _validate(args: argparse.Namespace, index: SeriesIndex, settings: Settings) -> int:
+    from meddiag_desktop.batch.arguments import uses_cluster
     from meddiag_desktop.inference.registry import ModelRegistry
     from meddiag_desktop.validation.cases import discover_cases
     from meddiag_desktop.validation.output import write_report
@@ -413,12 +474,28 @@ def _validate(args: argparse.Namespace, index: SeriesIndex, settings: Settings) 
         raise MeddiagError(f"No CT series with reference labels found in the given folders.{notes}")
     registry = ModelRegistry(settings.builtin_models_dir, args.models_dir or settings.user_models_dir)
     analyser = RegistryAnalyser(registry, args.model, threads=args.threads)
-    report = validate_cases(found.cases, analyser, args.out, progress=_ProgressLine(), notes=found.notes)
+    if uses_cluster(args):
+        from meddiag_desktop.batch.console import validate_with_cluster
+
+        report = validate_with_cluster(args, found, analyser, index)
+    else:
+        report = validate_cases(found.cases, analyser, args.out, progress=_ProgressLine(), notes=found.notes)
     print(file=sys.stderr)
     print(format_scan_table(report), format_lesion_table(report), format_summary(report), sep="\n\n")
-    files = write_report(report, args.out)
+    subgroups = _validation_subgroups(report, index)
+    files = write_report(report, args.out, subgroups)
     print(f"wrote {files.json}\nwrote {files.html}")
     return 0
+
+
+def _validation_subgroups(report: ValidationReport, index: SeriesIndex) -> SubgroupReport:
+    """The subgroup (fairness) figures of a validation, their flags printed in words."""
+    from meddiag_desktop.core.subgroup_table import format_flags
+    from meddiag_desktop.validation.subgroups import headers_from_index, subgroup_report
+
+    subgroups = subgroup_report(report, headers_from_index(index, report))
+    print(format_flags(subgroups.table))
+    return subgroups
 
 
 def _audit(args: argparse.Namespace, settings: Settings) -> int:
@@ -449,11 +526,33 @@ def _stats(args: argparse.Namespace, settings: Settings) -> int:
 
     with ReviewStore(settings.review_store_path, settings.config_dir) as store:
         rows = model_stats(_review_service(store, settings))
+        if args.subgroups is not None:
+            _stats_subgroups(_review_service(store, settings), settings, args.subgroups)
     print(format_table(rows))
     if args.csv is not None:
         write_csv(rows, args.csv)
         print(f"wrote {len(rows)} row(s) to {args.csv}")
     return 0
+
+
+def _stats_subgroups(service: ReviewService, settings: Settings, folder: Path) -> None:
+    """Acceptance per subgroup: flags printed, JSON and HTML written into ``folder``."""
+    from meddiag_desktop.io.index import SeriesIndex
+    from meddiag_desktop.review import stats_subgroups as sg
+    from meddiag_desktop.validation.report import DISCLAIMER
+    from meddiag_desktop.validation.subgroup_html import subgroup_page
+
+    counts = sg.review_counts(service)
+    with SeriesIndex(settings.index_path) as index:
+        models = sg.acceptance_by_subgroup(counts, sg.headers_from_index(index, counts))
+    print(sg.format_subgroups(models))
+    folder.mkdir(parents=True, exist_ok=True)
+    sg.write_subgroups_json(models, folder / "subgroups.json")
+    sections = [(f"{m.model}: {m.reviews} review(s)", m.table) for m in models]
+    intro = "AI findings accepted (as is or edited) among those decided, per review's newest version."
+    page = subgroup_page("Acceptance of AI findings per subgroup", sections, intro, DISCLAIMER)
+    (folder / "subgroups.html").write_text(page, encoding="utf-8")
+    print(f"wrote {folder / 'subgroups.json'}\nwrote {folder / 'subgroups.html'}")
 
 
 def _run_gui(args: argparse.Namespace, settings: Settings) -> int:

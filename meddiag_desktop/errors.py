@@ -42,6 +42,14 @@ class InferenceError(MeddiagError):
     """A model could not be run on a series."""
 
 
+class OutOfDistributionError(InferenceError):
+    """The series is outside what the model is meant for (wrong modality, unreadable slices): not analysed."""
+
+
+class OverrideRequiredError(OutOfDistributionError):
+    """The series is outside the model's validated range; it is analysed only with a typed reason (an override)."""
+
+
 class ExportError(MeddiagError):
     """Results cannot be exported as DICOM (source images missing, folder not writable, ...)."""
 

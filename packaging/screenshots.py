@@ -15,6 +15,8 @@ Run: ``.venv/bin/python packaging/screenshots.py`` (needs Debian's ``xvfb``; Ima
   just these): the default AI overlay look (outline, heat map only around the selected finding)
   on a finding over lung; a smooth coronal reformat of the 5 mm demo; the banner and badge on
   ``JPEGLossless_1s_1f_i_16_16_bad.dcm`` from the corpus (a crafted noisy demo slice without it)
+- ``mip_slab.png`` (``--slab-only`` takes just this one): an axial 10 mm MIP over the lungs of the
+  demo, set through the toolbar's slab controls
 """
 
 from __future__ import annotations
@@ -46,7 +48,11 @@ def outer() -> int:
     try:
         time.sleep(1.0)
         env = {**os.environ, "DISPLAY": DISPLAY, "QT_QPA_PLATFORM": "xcb"}
-        extra = [a for a in sys.argv[1:] if a not in ("--review-only", "--export-only", "--reading-only")]
+        extra = [
+            a for a in sys.argv[1:] if a not in ("--review-only", "--export-only", "--reading-only", "--slab-only")
+        ]
+        if "--slab-only" in sys.argv:
+            return _inner(env, ["--inner-slab"])
         if "--export-only" in sys.argv:
             return _inner(env, ["--inner-export", *extra])
         if "--reading-only" in sys.argv:
@@ -55,6 +61,7 @@ def outer() -> int:
         codes.append(_inner(env, ["--inner-review", *extra]))
         codes.append(_inner(env, ["--inner-export", *extra]))
         codes.append(_inner(env, ["--inner-reading", *extra]))
+        codes.append(_inner(env, ["--inner-slab"]))
         return max(codes)
     finally:
         xvfb.terminate()
@@ -321,6 +328,43 @@ def inner_reading() -> int:
     return max(code, _corrupt_banner_shot(app))
 
 
+def inner_slab() -> int:
+    """Inside Xvfb: one axial view of the demo as a 10 mm MIP over the lungs, lung window."""
+    from PySide6.QtWidgets import QApplication
+
+    from meddiag_desktop.config import Settings
+    from meddiag_desktop.core.slab import SlabMode
+    from meddiag_desktop.ui.main_window import MainWindow
+    from meddiag_desktop.ui.screenshot import ScreenshotDriver
+    from meddiag_desktop.ui.viewer.orientation import Plane
+    from meddiag_desktop.ui.viewer.viewer_widget import Layout
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    with tempfile.TemporaryDirectory() as tmp:
+        window = MainWindow(Settings(data_dir=Path(tmp) / "data", config_dir=Path(tmp) / "config"))
+        window.resize(1600, 900)
+        window.move(0, 0)
+
+        def before_save(win: MainWindow) -> None:
+            win.view_actions["preset1"].trigger()  # lung window
+            win.view_actions["privacy"].trigger()
+            win.browser_dock.hide()
+            axial = win.viewer.views[Plane.AXIAL]
+            win.viewer.active = axial
+            win.viewer.set_layout(Layout.SINGLE)
+            axial.go_to_slice(40)
+            win.slab_mm_box.setValue(10)
+            win.slab_mode_box.setCurrentIndex(win.slab_mode_box.findData(SlabMode.MIP))
+            for _ in range(3):
+                _settle(app)
+
+        driver = ScreenshotDriver(window, OUT / "mip_slab.png", before_save=before_save)
+        window.show()
+        window.open_path(demo_folder())
+        app.exec()
+        return driver.exit_code
+
+
 def _corrupt_banner_shot(app: Any) -> int:
     """The corpus's broken JPEG Lossless CT (else a demo slice with noise for pixels) with its banner."""
     from meddiag_desktop.config import Settings
@@ -391,4 +435,6 @@ if __name__ == "__main__":
         sys.exit(inner_export())
     if "--inner-reading" in sys.argv:
         sys.exit(inner_reading())
+    if "--inner-slab" in sys.argv:
+        sys.exit(inner_slab())
     sys.exit(inner() if "--inner" in sys.argv else outer())

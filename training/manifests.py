@@ -35,6 +35,17 @@ INTENDED_USE = (
     "outputs a lesion probability map and measured findings. Decision support only; not a medical device."
 )
 
+# What the real training and validation scans covered (headers of the four CTs: 120 kVp where stated;
+# Siemens B19f and Philips L kernels; 3 and 5 mm, averaged to 6-10 mm) and the card's "adult chest CT";
+# checked before each run by meddiag_desktop.inference.ood (outside: a run needs a typed override).
+INPUT_CONTRACT = {
+    "body_parts_examined": ["CHEST", "THORAX", "LUNG", "CHESTABDOMEN", "CHESTABDPELVIS", "WHOLEBODY"],
+    "training_slice_thickness_mm": [3.0, 10.0],
+    "training_kvp": [120.0, 120.0],
+    "training_kernels": ["B19f", "L"],
+    "min_patient_age_years": 18,
+}
+
 _LABEL = {
     "value": 1,
     "name": "lung lesion",
@@ -69,6 +80,7 @@ def seg_manifest(
             "pixel_spacing_mm": [0.5, 1.0],
             "kvp": None,
         },
+        "input_contract": dict(INPUT_CONTRACT),
         "input": {
             "spacing_mm": list(SPACING),
             "orientation": "axial LPS",

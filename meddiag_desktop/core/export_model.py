@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from meddiag_desktop.core.finding import Finding
+    from meddiag_desktop.core.ood import InputCheck
 
 
 class ExportDecision(enum.Enum):
@@ -141,6 +142,10 @@ class ExportRequest:
     series_instance_uid: str
     findings: tuple[ExportedFinding, ...]
     context: ReportContext
+    input_check: InputCheck | None = None
+    """The AI run's input check (out-of-distribution guard) and override; None: not recorded with the run."""
+    series_warnings: tuple[str, ...] = ()
+    """The series' geometry warnings (gaps, tilt, unreadable slices), written beside every finding."""
 
     @property
     def lesions(self) -> tuple[ExportedFinding, ...]:

@@ -76,6 +76,11 @@ def preset_for_key(key: int) -> Preset | None:
     return next((p for p in PRESETS if p.key == key), None)
 
 
+def preset_name(window: WindowLevel) -> str:
+    """The name of the preset ``window`` is ("Lung"), or "" when it is none of them."""
+    return next((p.name for p in PRESETS if p.window == window), "")
+
+
 def apply_window(
     image: NDArray[np.generic],
     window: WindowLevel,

@@ -18,7 +18,7 @@ import numpy as np
 
 from meddiag_desktop.core.progress import CancelToken, ProgressFn, no_progress
 from meddiag_desktop.errors import InferenceError
-from meddiag_desktop.inference import classify
+from meddiag_desktop.inference import classify, ood
 from meddiag_desktop.inference.candidates import GridMaps, grid_candidates, native_finding, native_probability
 from meddiag_desktop.inference.lung_mask import lung_region
 from meddiag_desktop.inference.lung_mask import lungs as lungs_of
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from meddiag_desktop.core.finding import Finding
+    from meddiag_desktop.core.ood import InputCheck
     from meddiag_desktop.core.volume import Volume
     from meddiag_desktop.inference.manifest import ModelManifest
     from meddiag_desktop.inference.preprocess import ModelInput
@@ -96,6 +97,8 @@ class AnalysisResult:
     warnings: tuple[str, ...] = field(default=())
     finding_features: dict[str, dict[str, float]] = field(default_factory=dict)
     """Per finding id: the candidate features on the model grid and the candidate score."""
+    input_check: InputCheck | None = None
+    """The series' out-of-distribution check (``inference.ood``) and the override that let it run."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable summary (masks and maps are summarised, not embedded)."""
@@ -103,6 +106,7 @@ class AnalysisResult:
         return {
             "findings": [{**f.to_dict(), "candidate": self.finding_features.get(f.id, {})} for f in self.findings],
             "warnings": list(self.warnings),
+            "input_check": self.input_check.to_dict() if self.input_check else None,
             "provenance": prov,
             "probability_map": {
                 "dtype": "float16",
@@ -136,15 +140,25 @@ def _segment(
     session: ModelSession, prep: ModelInput, progress: ProgressFn, cancel: CancelToken | None
 ) -> NDArray[np.float32]:
     spec = session.manifest.input
-    image = normalise(prep.hu[prep.crop_slices], spec)
     pad_value = float(normalise(np.array([-1024.0], dtype=np.float32), spec)[0])
     run = _patch_fn(session)
-    if spec.layout == "NSHW":
-        prob = slice_stack(image, spec.slice_offsets, spec.patch_size, spec.overlap, run, pad_value, progress, cancel)
-    else:
-        prob = sliding_window(image, spec.patch_size, spec.overlap, run, pad_value, progress, cancel)
     out = np.zeros(prep.hu.shape, dtype=np.float32)
-    out[prep.crop_slices] = prob
+    if spec.layout == "NSHW":  # windowed batch by batch: no normalised copy of the volume
+        slice_stack(
+            prep.hu[prep.crop_slices],
+            spec.slice_offsets,
+            spec.patch_size,
+            spec.overlap,
+            run,
+            pad_value,
+            progress,
+            cancel,
+            prepare=lambda block: normalise(block, spec),
+            out=out[prep.crop_slices],
+        )
+    else:
+        image = normalise(prep.hu[prep.crop_slices], spec)
+        out[prep.crop_slices] = sliding_window(image, spec.patch_size, spec.overlap, run, pad_value, progress, cancel)
     return out
 
 
@@ -198,6 +212,7 @@ def analyze_volume(
     threshold: float | None = None,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
+    input_check: InputCheck | None = None,
 ) -> AnalysisResult:
     """Segment lesions, measure them, classify each, and explain the classification.
 
@@ -215,6 +230,10 @@ def analyze_volume(
         Execution providers (``None`` = best available; CPU is the default).
     threshold
         Override the segmentation model's operating threshold.
+    input_check
+        The series' input check (``inference.ood.assess``, with the override its soft issues
+        need); kept with the result. Without one, spacing outside the model's range is refused.
+        The loader's geometry warnings are copied into the result's warnings either way.
 
     Raises
     ------
@@ -231,16 +250,20 @@ def analyze_volume(
     if seg.manifest.task != "segmentation":
         raise InferenceError(f"Model '{seg_model_id}' is not a segmentation model.")
     cls = registry.session(cls_model_id, options) if cls_model_id else None
-    warnings = check_volume(volume, seg.manifest)
+    if input_check is not None:
+        ood.require_for(input_check, volume, seg.manifest)
+    overridden = input_check is not None and input_check.override is not None
+    warnings = [w.message for w in volume.warnings] + check_volume(volume, seg.manifest, overridden=overridden)
     progress(0, 1, "Preparing")
     prep = to_model_input(volume, seg.manifest)
     prob_grid = _segment(seg, prep, progress, cancel)
     grid_maps = _grid_maps(prep, prob_grid, seg.manifest)
+    del prep, prob_grid  # the grid maps keep what the findings need; the body and slab masks go
     progress(0, 1, "Measuring findings")
-    prob = native_probability(prob_grid, prep.grid, volume)
+    prob = native_probability(grid_maps.prob, grid_maps.grid, volume)
     thr = seg.manifest.output.threshold if threshold is None else threshold
     found, features = _findings(volume, grid_maps, seg.manifest, thr, prob)
-    del prep, grid_maps
+    del grid_maps
     maps: dict[str, classify.OcclusionMap] = {}
     if cls is not None:
         found, maps = _classify(volume, found, cls, cancel)
@@ -261,7 +284,7 @@ def analyze_volume(
         tuple(models), volume.series_instance_uid, pixel_sha256(volume), volume.shape, params, started, _now()
     )
     logger.info("analysis found %d finding(s)", len(found))
-    return AnalysisResult(tuple(found), prob, maps, provenance, tuple(warnings), features)
+    return AnalysisResult(tuple(found), prob, maps, provenance, tuple(warnings), features, input_check)
 
 
 def format_findings_table(result: AnalysisResult) -> str:

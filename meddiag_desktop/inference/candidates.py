@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from meddiag_desktop.inference.findings import component_boxes, components, measure
+from meddiag_desktop.inference.findings import labelled_components, measure
 from meddiag_desktop.inference.resample import Grid, from_grid
 
 if TYPE_CHECKING:
@@ -120,13 +120,13 @@ def grid_candidates(maps: GridMaps, threshold: float, post: PostprocessSpec | No
 
     Returns each kept candidate with its score.
     """
-    labels, count = components(maps.prob >= threshold)
+    labels, boxes = labelled_components(maps.prob >= threshold)
     voxel_ml = float(np.prod(maps.grid.spacing)) / 1000.0
     min_ml = post.min_volume_ml if post else 0.0
     min_region = post.min_fraction_in_lung_region if post and maps.region is not None else 0.0
     min_score = post.min_score if post else 0.0
     out: list[tuple[Candidate, float]] = []
-    for label, box in enumerate(component_boxes(labels, count), start=1):
+    for label, box in enumerate(boxes, start=1):
         if float((labels[box] == label).sum()) * voxel_ml < min_ml or len(out) >= MAX_FINDINGS:
             break  # components are sorted by size
         candidate = _candidate(label, labels, box, maps, voxel_ml)
@@ -173,14 +173,15 @@ def native_finding(
     box = _native_box(candidate, grid, volume)
     if box is None:
         return None
-    grown = np.zeros(prob.shape, dtype=np.float32)
-    pad = tuple(slice(max(0, s.start - 1), s.stop + 1) for s in candidate.box)
-    own = np.zeros(prob.shape, dtype=bool)
-    own[candidate.box] = candidate.mask
-    grown[pad] = np.where(own[pad] | _dilate(own[pad]), prob[pad], 0.0)
+    pad = _padded(candidate.box, prob.shape)
+    own = np.zeros(prob[pad].shape, dtype=bool)  # only the padded box: a whole-grid copy per finding adds up
+    own[tuple(slice(c.start - p.start, c.stop - p.start) for c, p in zip(candidate.box, pad, strict=True))] = (
+        candidate.mask
+    )
+    grown = np.where(own | _dilate(own), prob[pad], np.float32(0.0)).astype(np.float32, copy=False)
     shape = (box[0].stop - box[0].start, box[1].stop - box[1].start, box[2].stop - box[2].start)
-    local_grid = grid.crop((pad[0].start, pad[1].start, pad[2].start), grown[pad].shape)
-    values = from_grid(grown[pad], local_grid, _sub_affine(volume, box), shape)
+    local_grid = grid.crop((pad[0].start, pad[1].start, pad[2].start), grown.shape)
+    values = from_grid(grown, local_grid, _sub_affine(volume, box), shape)
     mask = values >= threshold
     if not mask.any():
         return None
@@ -211,8 +212,28 @@ def native_probability(prob: NDArray[np.float32], grid: Grid, volume: Volume, sl
     for z0 in range(0, volume.shape[0], slab):
         z1 = min(volume.shape[0], z0 + slab)
         box = (slice(z0, z1), slice(0, volume.shape[1]), slice(0, volume.shape[2]))
-        out[z0:z1] = from_grid(prob, grid, _sub_affine(volume, box), (z1 - z0, volume.shape[1], volume.shape[2]))
+        rows = _grid_rows(grid, volume, box)
+        part = grid.crop((rows.start, 0, 0), (rows.stop - rows.start, grid.shape[1], grid.shape[2]))
+        out[z0:z1] = from_grid(prob[rows], part, _sub_affine(volume, box), (z1 - z0, volume.shape[1], volume.shape[2]))
     return out
+
+
+def _grid_rows(grid: Grid, volume: Volume, box: Box) -> slice:
+    """The model-grid slices a block of scan voxels is interpolated from (one slice of margin)."""
+    corners = np.array(
+        [
+            [z, y, x]
+            for z in (box[0].start, box[0].stop - 1)
+            for y in (0, volume.shape[1] - 1)
+            for x in (0, volume.shape[2] - 1)
+        ],
+        dtype=np.float64,
+    )
+    lps_z = volume.index_to_lps(corners)[:, 2]
+    index = (lps_z - grid.origin_lps[2]) / grid.spacing[0]
+    lo = min(max(0, int(np.floor(index.min())) - 1), grid.shape[0] - 1)
+    hi = min(grid.shape[0], int(np.ceil(index.max())) + 2)
+    return slice(lo, max(hi, lo + 1))
 
 
 def _measured(

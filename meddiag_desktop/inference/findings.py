@@ -9,6 +9,7 @@ import numpy as np
 from meddiag_desktop.core.finding import Finding
 from meddiag_desktop.inference._sitk import sitk
 from meddiag_desktop.inference.lung_mask import convex_hull_2d
+from meddiag_desktop.inference.morphology import bbox
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -18,10 +19,36 @@ if TYPE_CHECKING:
 
 def components(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int32], int]:
     """Label 26-connected components, largest first; returns (labels, count)."""
-    image = sitk.GetImageFromArray(mask.astype(np.uint8))
-    labelled = sitk.RelabelComponent(sitk.ConnectedComponent(image, True), sortByObjectSize=True)
-    labels = np.asarray(sitk.GetArrayFromImage(labelled), dtype=np.int32)
-    return labels, int(labels.max())
+    labels, boxes = labelled_components(mask)
+    return labels, len(boxes)
+
+
+def labelled_components(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int32], list[tuple[slice, slice, slice]]]:
+    """26-connected components, largest first: the label array and each label's bounding box.
+
+    ITK labels only the box around the mask's voxels, and each of its images is dropped as soon
+    as the next exists: on the model grid of a thin-slice scan a whole-grid label image is
+    ~70 MB and the chain of them was the peak of an analysis. The returned array is
+    ``np.zeros`` outside the box, whose pages the OS only backs once written.
+    """
+    labels = np.zeros(mask.shape, dtype=np.int32)
+    box = bbox(mask)
+    if box is None:
+        return labels, []
+    image = sitk.GetImageFromArray(np.ascontiguousarray(mask[box], dtype=np.uint8))
+    connected = sitk.ConnectedComponent(image, True)
+    del image
+    relabelled = sitk.RelabelComponent(connected, sortByObjectSize=True)
+    del connected
+    stats = sitk.LabelShapeStatisticsImageFilter()
+    stats.Execute(relabelled)
+    z, y, x = (s.start for s in box)
+    boxes = []
+    for label in range(1, stats.GetNumberOfLabels() + 1):
+        x0, y0, z0, nx, ny, nz = stats.GetBoundingBox(label)
+        boxes.append((slice(z + z0, z + z0 + nz), slice(y + y0, y + y0 + ny), slice(x + x0, x + x0 + nx)))
+    labels[box] = sitk.GetArrayViewFromImage(relabelled)
+    return labels, boxes
 
 
 def component_boxes(labels: NDArray[np.int32], count: int) -> list[tuple[slice, slice, slice]]:

@@ -3,7 +3,9 @@
 Every field is checked when the manifest is read; a problem raises
 :class:`~meddiag_desktop.errors.ModelIntegrityError` naming the model folder and the field.
 ``files`` maps every file of the model folder except ``manifest.json`` itself (the ONNX
-graph, any external-data file and the model card) to its sha256.
+graph, any external-data file and the model card) to its sha256. The optional ``input_contract``
+object states finer limits of the intended use (body-part tags, the slice thickness, kVp and
+kernels the training scans covered, contrast, minimum age); manifests without it stay valid.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ LAYOUTS = ("NCDHW", "NSHW")
 # Features of a segmentation candidate a manifest's logistic candidate score may weigh
 # (computed in ``inference.candidates``).
 CANDIDATE_FEATURES = ("log_volume_ml", "mean_prob", "max_prob", "lung_contact", "elongation", "mean_hu", "in_region")
+CONTRASTS = ("any", "with", "without")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -133,6 +136,23 @@ class AcceptableRanges:
 
 
 @dataclass(frozen=True)
+class InputContract:
+    """Optional, finer limits of the intended use (``input_contract``); checked before a run by ``inference.ood``.
+
+    ``body_parts_examined`` lists the Body Part Examined (0018,0015) values that mean ``body_part``
+    (default: ``body_part`` itself). The ``training_*`` entries say what the real training and
+    validation scans covered; a series outside them needs an override with a typed reason.
+    """
+
+    body_parts_examined: tuple[str, ...] = ()
+    training_slice_thickness_mm: tuple[float, float] | None = None
+    training_kvp: tuple[float, float] | None = None
+    training_kernels: tuple[str, ...] = ()
+    contrast: str = "any"  # "with" / "without": a series that names the other needs an override
+    min_patient_age_years: float | None = None
+
+
+@dataclass(frozen=True)
 class InputSpec:
     """How to turn a CT volume into the network input.
 
@@ -212,6 +232,7 @@ class ModelManifest:
     provenance: Provenance
     metrics: dict[str, Any]
     limitations: tuple[str, ...]
+    input_contract: InputContract = field(default_factory=InputContract)
 
     @property
     def model_file(self) -> str:
@@ -362,6 +383,21 @@ def _ranges(f: _Fields) -> AcceptableRanges:
     )
 
 
+def _contract(f: _Fields) -> InputContract:
+    def optional_range(key: str) -> tuple[float, float] | None:
+        return f.range_(key) if f.has(key) else None
+
+    age = f.number("min_patient_age_years", 0.0, 120.0) if f.has("min_patient_age_years") else None
+    return InputContract(
+        body_parts_examined=f.strings("body_parts_examined") if f.has("body_parts_examined") else (),
+        training_slice_thickness_mm=optional_range("training_slice_thickness_mm"),
+        training_kvp=optional_range("training_kvp"),
+        training_kernels=f.strings("training_kernels") if f.has("training_kernels") else (),
+        contrast=f.choice("contrast", CONTRASTS) if f.has("contrast") else "any",
+        min_patient_age_years=age,
+    )
+
+
 def parse_manifest(data: object, folder_name: str = "?") -> ModelManifest:
     """Validate a decoded manifest object and return it typed."""
     f = _Fields(data, "", folder_name)
@@ -393,6 +429,7 @@ def parse_manifest(data: object, folder_name: str = "?") -> ModelManifest:
         provenance=Provenance(prov.text("training_script"), prov.text("git_commit"), prov.text("data")),
         metrics=f.mapping("metrics"),
         limitations=limitations,
+        input_contract=_contract(f.sub("input_contract")) if f.has("input_contract") else InputContract(),
     )
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from meddiag_desktop.errors import InferenceError
 from meddiag_desktop.inference.lung_mask import body_mask
+from meddiag_desktop.inference.morphology import bbox
 from meddiag_desktop.inference.resample import Grid, antialias, covering_grid, to_grid
 
 if TYPE_CHECKING:
@@ -25,12 +26,15 @@ BODY_MARGIN_MM = 12.0
 def normalise(hu: NDArray[np.float32], spec: InputSpec) -> NDArray[np.float32]:
     """Apply the manifest's clip window and normalisation to HU values."""
     lo, hi = spec.clip_hu
-    clipped = np.clip(hu, lo, hi)
+    out: NDArray[np.float32] = np.clip(hu, lo, hi, dtype=np.float32)  # the one copy; the rest in place
     if spec.normalisation == "window_to_unit":
-        return ((clipped - lo) / (hi - lo)).astype(np.float32)
-    mean = spec.normalisation_params.get("mean", 0.0)
-    std = spec.normalisation_params.get("std", 1.0)
-    return ((clipped - mean) / std).astype(np.float32)
+        offset, scale = lo, hi - lo
+    else:
+        offset = spec.normalisation_params.get("mean", 0.0)
+        scale = spec.normalisation_params.get("std", 1.0)
+    out -= np.float32(offset)
+    out /= np.float32(scale)
+    return out
 
 
 def pixel_sha256(volume: Volume) -> str:
@@ -42,8 +46,12 @@ def pixel_sha256(volume: Volume) -> str:
     return digest.hexdigest()
 
 
-def check_volume(volume: Volume, manifest: ModelManifest) -> list[str]:
-    """Refuse volumes the model is not meant for; return soft warnings for the rest."""
+def check_volume(volume: Volume, manifest: ModelManifest, *, overridden: bool = False) -> list[str]:
+    """Refuse volumes the model is not meant for; return soft warnings for the rest.
+
+    ``overridden``: the radiologist overrode the input check (``inference.ood``), so spacing
+    outside the model's range is analysed; the other refusals stand.
+    """
     if volume.array.ndim != 3:
         raise InferenceError("AI analysis needs a greyscale CT volume; this series is colour.")
     if volume.modality and volume.modality != manifest.modality:
@@ -53,13 +61,13 @@ def check_volume(volume: Volume, manifest: ModelManifest) -> list[str]:
     warnings = []
     dz, dy, dx = volume.spacing
     lo, hi = manifest.acceptable_ranges.slice_thickness_mm
-    if not lo - 1e-3 <= dz <= hi + 1e-3:
+    if not overridden and not lo - 1e-3 <= dz <= hi + 1e-3:
         raise InferenceError(
             f"Slice spacing {dz:.2f} mm is outside the range model '{manifest.id}' was validated "
             f"for ({lo}-{hi} mm); not analysed."
         )
     lo, hi = manifest.acceptable_ranges.pixel_spacing_mm
-    if not (lo - 1e-3 <= dy <= hi + 1e-3 and lo - 1e-3 <= dx <= hi + 1e-3):
+    if not overridden and not (lo - 1e-3 <= dy <= hi + 1e-3 and lo - 1e-3 <= dx <= hi + 1e-3):
         raise InferenceError(
             f"Pixel spacing {dy:.2f} x {dx:.2f} mm is outside the range model '{manifest.id}' was "
             f"validated for ({lo}-{hi} mm); not analysed."
@@ -120,12 +128,12 @@ class MaskGrid:
 
 
 def _body_box(body: NDArray[np.bool_], spacing: tuple[float, float, float]) -> Box:
-    if not body.any():
+    box = bbox(body)  # per-axis projections: ``np.argwhere`` of a body is 24 bytes per voxel (~200 MB)
+    if box is None:
         return (0, 0, 0), (body.shape[0], body.shape[1], body.shape[2])
-    idx = np.argwhere(body)
     margin = np.array([0, BODY_MARGIN_MM / spacing[1], BODY_MARGIN_MM / spacing[2]]).astype(int)
-    lo = np.maximum(idx.min(axis=0) - margin, 0)
-    hi = np.minimum(idx.max(axis=0) + 1 + margin, body.shape)
+    lo = np.maximum(np.array([s.start for s in box]) - margin, 0)
+    hi = np.minimum(np.array([s.stop for s in box]) + margin, body.shape)
     return (int(lo[0]), int(lo[1]), int(lo[2])), (int(hi[0] - lo[0]), int(hi[1] - lo[1]), int(hi[2] - lo[2]))
 
 

@@ -17,6 +17,8 @@ from meddiag_desktop.core.progress import CancelToken, ProgressFn, no_progress
 from meddiag_desktop.inference.sliding_window import window_starts
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from numpy.typing import NDArray
 
     from meddiag_desktop.inference.sliding_window import PatchFn
@@ -49,16 +51,22 @@ def slice_stack(
     pad_value: float,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
+    *,
+    prepare: Callable[[NDArray[np.float32]], NDArray[np.float32]] | None = None,
+    out: NDArray[np.float32] | None = None,
 ) -> NDArray[np.float32]:
     """Per-voxel probabilities over a ``(z, y, x)`` image, one forward pass per slice.
 
     ``run_batch`` maps a ``(B, len(offsets), H, W)`` batch to ``(B, 1, H, W)`` probabilities.
+    ``prepare`` (e.g. HU windowing) is applied to each batch as it is cut, so the image can be
+    a view of the raw volume rather than a normalised copy; ``pad_value`` is then in prepared
+    units. The probabilities are written into ``out`` (zeroed, ``image``'s shape) when given.
     """
     depth, height, width = image.shape
     batch, max_h, max_w = patch
     neighbours = np.clip(np.arange(depth)[:, None] + np.asarray(offsets)[None, :], 0, depth - 1)
     tiles = [(y, x) for y in _tiles(height, max_h, overlap[1]) for x in _tiles(width, max_w, overlap[2])]
-    out = np.zeros(image.shape, dtype=np.float32)
+    out = np.zeros(image.shape, dtype=np.float32) if out is None else out
     norm = np.zeros(image.shape[1:], dtype=np.float32) if len(tiles) > 1 else None
     steps, done = len(tiles) * -(-depth // batch), 0
     for (y0, h), (x0, w) in tiles:
@@ -67,6 +75,8 @@ def slice_stack(
             if cancel is not None:
                 cancel.raise_if_cancelled("Segmentation")
             block = image[neighbours[z0 : z0 + batch]][:, :, y0 : y0 + h, x0 : x0 + w]
+            if prepare is not None:
+                block = prepare(block)
             pad = ((0, 0), (0, 0), (0, _aligned(h) - h), (0, _aligned(w) - w))
             prob = run_batch(np.pad(block, pad, constant_values=pad_value))[:, 0, :h, :w]
             target = out[z0 : z0 + len(block), y0 : y0 + h, x0 : x0 + w]

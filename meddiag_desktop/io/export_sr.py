@@ -5,7 +5,9 @@ UID as its SEG segment), finding category and type, finding site, the AI's algor
 volume, long and short axis and mean attenuation (TID 300), and as qualitative evaluations
 the AI's lesion class and the review decision (with the reason for a rejection). A lesion's
 group is TID 1411 and references its SEG segment; a rejected finding has no segment and is
-reported in a TID 1501 group. Before sign-off the document is UNVERIFIED, PARTIAL and
+reported in a TID 1501 group. Each group also carries the AI run's input check (in range, run
+by override with the typed reason and the issues, or not recorded) for the AI's findings, and
+the series' geometry warnings for every finding. Before sign-off the document is UNVERIFIED, PARTIAL and
 PRELIMINARY; after sign-off VERIFIED (with the verifying observer and the sign-off time,
 PS3.3 C.17.2), COMPLETE and FINAL.
 """
@@ -20,6 +22,7 @@ from pydicom.sr.coding import Code
 from pydicom.uid import generate_uid
 from pydicom.valuerep import DT
 
+from meddiag_desktop.core.ood import CheckStatus
 from meddiag_desktop.errors import ExportError
 from meddiag_desktop.io.export_common import (
     AI_CLASS,
@@ -62,6 +65,10 @@ MILLIMETER = Code("mm", "UCUM", "millimeter")
 HOUNSFIELD = Code("[hnsf'U]", "UCUM", "Hounsfield unit")
 NO_UNITS = Code("1", "UCUM", "no units")
 REVIEW_NOTE = Code("D6", PRIVATE_SCHEME, "Review note")
+INPUT_CHECK = Code("D7", PRIVATE_SCHEME, "AI input check")
+OVERRIDE_REASON = Code("D8", PRIVATE_SCHEME, "Reason the AI was run outside its validated range")
+INPUT_ISSUE = Code("D9", PRIVATE_SCHEME, "AI input check issue")
+SERIES_WARNING = Code("D10", PRIVATE_SCHEME, "Series geometry warning")
 
 Group = hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations | hd.sr.MeasurementsAndQualitativeEvaluations
 
@@ -126,6 +133,25 @@ def measurement_group(item: ExportedFinding, context: ReportContext, segment: hd
     return group
 
 
+def input_check_items(item: ExportedFinding, request: ExportRequest) -> list[Dataset]:
+    """The run's input check beside an AI finding; the series' geometry warnings beside every finding."""
+    out: list[Dataset] = []
+    if item.model is not None:
+        check = request.input_check
+        status = check.status if check is not None else CheckStatus.NOT_RECORDED
+        out.extend(hd.sr.QualitativeEvaluation(INPUT_CHECK, private_code("OOD", status.value)))  # a one-item template
+        if check is not None and check.override is not None:
+            o = check.override
+            out.append(_text_item(OVERRIDE_REASON, f"{o.reason} (by {o.who}, {o.time_utc})"))
+        out += [_text_item(INPUT_ISSUE, issue.message) for issue in (check.soft if check is not None else ())]
+    out += [_text_item(SERIES_WARNING, warning) for warning in request.series_warnings]
+    return out
+
+
+def _text_item(name: Code, text: str) -> hd.sr.TextContentItem:
+    return hd.sr.TextContentItem(name, text[:1024], relationship_type="CONTAINS")
+
+
 def observation_context(context: ReportContext) -> hd.sr.ObservationContext:
     """The app as the device observer; the reviewer as the person observer once there is one."""
     device = hd.sr.ObserverContext(
@@ -174,6 +200,9 @@ def measurement_groups(request: ExportRequest, seg: Dataset | None) -> list[Grou
     groups += [measurement_group(f, request.context, None) for f in request.findings if not f.decision.is_lesion]
     if not groups:
         raise ExportError("There are no findings to report.")
+    ordered = [*lesions, *(f for f in request.findings if not f.decision.is_lesion)]
+    for group, item in zip(groups, ordered, strict=True):
+        group[0].ContentSequence.extend(input_check_items(item, request))
     return groups
 
 

@@ -27,6 +27,7 @@ from meddiag_desktop.io.deid_export import SEG_LABEL, SR_LABEL, deidentify_resul
 from meddiag_desktop.io.export import export_results
 from meddiag_desktop.review.events import ExportEvent
 from meddiag_desktop.review.model import Decision, ReviewFinding, ReviewState
+from meddiag_desktop.review.ood_record import run_input_check
 from meddiag_desktop.review.records import model_ref
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
     from meddiag_desktop.core.deid_model import DeidentifyOptions, DeidentifyResult
     from meddiag_desktop.core.finding import Finding
+    from meddiag_desktop.core.ood import InputCheck
     from meddiag_desktop.core.progress import CancelToken
     from meddiag_desktop.core.volume import Volume
     from meddiag_desktop.inference.analyze import AnalysisResult
@@ -98,11 +100,20 @@ def review_context(state: ReviewState, reviewer: str) -> ReportContext:
     )
 
 
-def request_from_review(state: ReviewState, model_ref: str, reviewer: str) -> ExportRequest:
+def request_from_review(state: ReviewState, model_ref: str, reviewer: str, input_check: InputCheck | None = None,
+                        series_warnings: tuple[str, ...] = ()) -> ExportRequest:  # fmt: skip
     """Every finding of the review with its decision (rejected ones are reported, not segmented)."""
     models = parse_model_ref(model_ref)
     findings = tuple(exported_finding(item, models) for item in state.findings if item.finding.mask.any())
-    return ExportRequest(state.series_uid, findings, review_context(state, reviewer))
+    return ExportRequest(state.series_uid, findings, review_context(state, reviewer), input_check, series_warnings)
+
+
+def _review_request(service: ReviewService, state: ReviewState, volume: Volume, model_ref: str) -> ExportRequest:
+    """The review's request with the run's input check and the series' geometry warnings."""
+    reviewer = service.actor.display_name or service.actor.os_user
+    check = run_input_check(service.store.db, state.run_id)
+    warnings = tuple(w.message for w in volume.warnings)
+    return request_from_review(state, model_ref, reviewer, check, warnings)
 
 
 def request_from_analysis(result: AnalysisResult) -> ExportRequest:
@@ -115,7 +126,8 @@ def request_from_analysis(result: AnalysisResult) -> ExportRequest:
         for f in result.findings
     )
     key = f"run-{prov.input_pixel_sha256[:16]}-{prov.started_utc}"
-    return ExportRequest(prov.series_instance_uid, items, ReportContext(key, prov.software_version))
+    context = ReportContext(key, prov.software_version)
+    return ExportRequest(prov.series_instance_uid, items, context, result.input_check, result.warnings)
 
 
 def _onnx_sha(files: dict[str, str]) -> str:
@@ -128,8 +140,7 @@ def export_review(
 ) -> ExportResult:  # fmt: skip
     """Export a stored review (signed: VERIFIED) and record the export in the audit log."""
     run = service.run_summary(state.run_id)
-    reviewer = service.actor.display_name or service.actor.os_user
-    request = request_from_review(state, run.model_ref, reviewer)
+    request = _review_request(service, state, volume, run.model_ref)
     result = export_results(index, volume, request, folder, progress)
     source = f"review {state.review_id} v{state.version}"
     service.record_export(_event(state.study_uid, request, result, source, run.model_ref))
@@ -146,8 +157,7 @@ def export_review_deidentified(
     reference the exported images. The audit entry names the de-identified objects.
     """
     run = service.run_summary(state.run_id)
-    reviewer = service.actor.display_name or service.actor.os_user
-    request = request_from_review(state, run.model_ref, reviewer)
+    request = _review_request(service, state, volume, run.model_ref)
     result = deidentify_results(index, volume, request, folder, options, progress, cancel)
     objects = tuple(
         ExportedObject(kind, f.path, f.sop_instance_uid, f.series_instance_uid)

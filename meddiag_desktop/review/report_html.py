@@ -3,8 +3,10 @@
 Inline CSS, key images as ``data:`` URIs, no script and no link to anything outside the file,
 so it prints and archives as it is. The page holds the patient and study header (left out when
 privacy is asked for), the decision-support notice, every finding with its decision (and a
-rejection's reason), a key image per finding (``report_images``), the models with their versions,
-the reviewer and sign-off time, and the amendment history. Writing it is an audit event.
+rejection's reason), the AI run's input check (run by override: who, when, the typed reason and
+the issues) beside every AI finding, the series' geometry warnings, a key image per finding
+(``report_images``), the models with their versions, the reviewer and sign-off time, and the
+amendment history. Writing it is an audit event.
 """
 
 from __future__ import annotations
@@ -15,15 +17,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from meddiag_desktop.core.ood import CheckStatus
 from meddiag_desktop.io.export_common import write_file_atomic
 from meddiag_desktop.review.export import parse_model_ref, software_version
 from meddiag_desktop.review.model import Decision, ReviewFinding
+from meddiag_desktop.review.ood_record import run_input_check
 from meddiag_desktop.review.report_images import LUNG_WINDOW, key_image_png, key_slice
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from meddiag_desktop.core.export_model import ModelInfo
+    from meddiag_desktop.core.ood import InputCheck
     from meddiag_desktop.core.volume import Volume
     from meddiag_desktop.io.index import SeriesIndex
     from meddiag_desktop.review.model import ReviewState
@@ -44,6 +49,7 @@ vertical-align:top}th{background:#eee}td.n{text-align:right;white-space:nowrap}
 .notice{border:2px solid #c0392b;color:#c0392b;font-weight:bold;padding:4px 8px;margin:.4em 0}
 .draft{background:#fdebd0;border:1px solid #e67e22;padding:4px 8px;font-weight:bold}
 .status{margin:.3em 0}.privacy{color:#555;font-style:italic}
+.override{background:#fdebd0;border:2px solid #e67e22;padding:4px 8px;margin:.4em 0}
 figure{margin:.6em 0;page-break-inside:avoid;break-inside:avoid}figure img{width:100%;max-width:17cm}
 figcaption{font-size:9pt;color:#333}.swatch{display:inline-block;width:.8em;height:.8em;margin-right:.3em;
 border:1px solid #555;vertical-align:-1px}footer{margin-top:1.5em;font-size:9pt;color:#444}
@@ -80,6 +86,8 @@ class ReportInput:
     header: ReportHeader | None
     software_version: str
     generated_utc: str
+    input_check: InputCheck | None = None  # None: the run was stored before input checks were recorded
+    series_warnings: tuple[str, ...] = ()
 
 
 def header_from_index(index: SeriesIndex, series_uid: str) -> ReportHeader:
@@ -100,6 +108,7 @@ def write_review_report(
     report = ReportInput(
         state, tuple(service.versions(state.review_id)), parse_model_ref(run.model_ref), run.created_utc, volume,
         header, software_version(), datetime.now(UTC).isoformat(timespec="seconds"),
+        run_input_check(service.store.db, state.run_id), tuple(w.message for w in volume.warnings),
     )  # fmt: skip
     page = render_review_html(report).encode("utf-8")
     write_file_atomic(path, lambda stream: stream.write(page))
@@ -113,6 +122,7 @@ def render_review_html(report: ReportInput) -> str:
         [
             _title(report),
             _patient(report.header),
+            _input_check(report),
             _findings(report),
             _key_images(report),
             _models(report),
@@ -159,9 +169,9 @@ def _patient(header: ReportHeader | None) -> str:
 def _findings(report: ReportInput) -> str:
     head = (
         "<tr><th>Finding</th><th>Decision</th><th>Long × short axis (mm)</th><th>Volume (mL)</th>"
-        "<th>Mean HU</th><th>AI class</th><th>AI probability</th><th>Slice</th></tr>"
+        "<th>Mean HU</th><th>AI class</th><th>AI probability</th><th>Slice</th><th>AI input check</th></tr>"
     )
-    rows = "".join(_finding_row(item, report.volume) for item in report.state.findings)
+    rows = "".join(_finding_row(item, report.volume, _check_cell(item, report)) for item in report.state.findings)
     counts = ", ".join(
         f"{sum(f.decision is d for f in report.state.findings)} {d.value}"
         for d in Decision
@@ -172,7 +182,34 @@ def _findings(report: ReportInput) -> str:
     )
 
 
-def _finding_row(item: ReviewFinding, volume: Volume) -> str:
+def _input_check(report: ReportInput) -> str:
+    """The run's input check: status, the override (who, when, why) and the issues; the series' warnings."""
+    check = report.input_check
+    status = check.status if check is not None else CheckStatus.NOT_RECORDED
+    parts = [f"<h2>AI input check</h2><p>The AI run's input check: <b>{status.value}</b>.</p>"]
+    if check is not None and check.override is not None:
+        o = check.override
+        issues = "".join(f"<li>{html.escape(i.message)}</li>" for i in check.soft)
+        parts.append(
+            f"<div class='override'>The series is outside the range the AI was validated for; it was run by "
+            f"override of <b>{html.escape(o.who)}</b> at {_time(o.time_utc)}. Reason: "
+            f"<b>{html.escape(o.reason)}</b><ul>{issues}</ul></div>"
+        )
+    if report.series_warnings:
+        items = "".join(f"<li>{html.escape(w)}</li>" for w in report.series_warnings)
+        parts.append(f"<p>Series warnings (they apply to every finding and measurement):</p><ul>{items}</ul>")
+    return "".join(parts)
+
+
+def _check_cell(item: ReviewFinding, report: ReportInput) -> str:
+    check = report.input_check
+    words = "-" if item.finding.origin != "ai" else (check.status if check else CheckStatus.NOT_RECORDED).value
+    if item.finding.origin == "ai" and check is not None and check.override is not None:
+        words += f": {check.override.reason}"
+    return words + ("; series warnings apply" if report.series_warnings else "")
+
+
+def _finding_row(item: ReviewFinding, volume: Volume, check: str = "") -> str:
     f = item.finding
     origin = "AI" if f.origin == "ai" else "radiologist"
     top = f.top_class
@@ -187,6 +224,7 @@ def _finding_row(item: ReviewFinding, volume: Volume) -> str:
         f"<td>{html.escape(ai_class)}</td>",
         f'<td class="n">{probability}</td>',
         f'<td class="n">{key_slice(f) + 1} / {volume.shape[0]}</td>',
+        f"<td>{html.escape(check)}</td>",
     ]
     return f"<tr>{''.join(cells)}</tr>"
 

@@ -39,13 +39,19 @@ CREATE TABLE IF NOT EXISTS reveals (
 CREATE TABLE IF NOT EXISTS reading_outcomes (
     review_id INTEGER NOT NULL, version INTEGER NOT NULL, finding_id TEXT NOT NULL, outcome TEXT NOT NULL,
     matched_id TEXT NOT NULL, dice REAL NOT NULL, PRIMARY KEY (review_id, version, finding_id));
+CREATE TABLE IF NOT EXISTS ood_overrides (
+    override_id INTEGER PRIMARY KEY, series_uid TEXT NOT NULL, study_uid TEXT NOT NULL, model_ref TEXT NOT NULL,
+    time_utc TEXT NOT NULL, os_user TEXT NOT NULL, display_name TEXT NOT NULL, reason TEXT NOT NULL,
+    input_check TEXT NOT NULL);
 """
 
 # version_runs: an amendment that brought a new AI run (version N shows run X's findings).
 # readings: a version read in "read first" mode; reveals (+ reading_outcomes): the AI revealed,
 # with what the radiologist had found independently (independent / ai_only / ai_missed).
+# ood_overrides: an AI run allowed on a series outside the model's validated range, with the typed reason
+# and the input check as JSON; the run's payload names the override it ran under (``review.ood_record``).
 _IMMUTABLE = ("ai_runs", "ai_findings", "ai_maps", "reviews", "decisions", "mask_edits", "version_runs", "readings",
-              "reveals", "reading_outcomes")  # fmt: skip
+              "reveals", "reading_outcomes", "ood_overrides")  # fmt: skip
 
 TRIGGERS = (
     "\n".join(

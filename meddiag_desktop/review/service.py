@@ -18,6 +18,7 @@ from meddiag_desktop.review.facts import FactRef
 from meddiag_desktop.review.history import HistoryItem, review_history
 from meddiag_desktop.review.masks import decode_map, encode_map
 from meddiag_desktop.review.model import Decision, RejectReason, ReviewFinding, ReviewState, SignOff
+from meddiag_desktop.review.ood_record import run_audit_details
 from meddiag_desktop.review.reading import Outcome, reading_outcomes
 from meddiag_desktop.review.records import (
     AiRun,
@@ -72,6 +73,7 @@ class ReviewService:
                 "run_id": run.run_id,
                 "findings": len(run.findings),
                 "input_pixel_sha256": run.input_pixel_sha256,
+                **run_audit_details(run.provenance),
             }
             self._audit(db, "ai_run", run.study_uid, run.series_uid, model_ref=run.model_ref, details=details,
                         facts=(FactRef.of("run", run.run_id),))  # fmt: skip

@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 
 # 2: entries seal fact digests and carry an HMAC; store id; checkpoints.
 # 3: amendments with a new AI run, read-first readings and reveals (new tables only: nothing is rewritten).
-SCHEMA_VERSION = "3"
+# 4: overrides of the AI input check (a new table only: nothing is rewritten).
+SCHEMA_VERSION = "4"
+_ADDED_TABLES_ONLY = ("2", "3")  # schemas that reach SCHEMA_VERSION by the tables created at open
 STORE_UPGRADED = "store_upgraded"
 CHECKPOINT_EVENTS = frozenset({"signed_off", audit.STORE_CREATED, audit.STORE_MIGRATED, STORE_UPGRADED})
 
@@ -97,8 +99,8 @@ class ReviewStore:
             db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
         elif version == "1":
             self._migrate_from_1(db)
-        elif version == "2":
-            self._upgrade_from_2(db)
+        elif version in _ADDED_TABLES_ONLY:
+            self._upgrade_tables(db, int(version))
         elif version != SCHEMA_VERSION:
             raise ReviewStateError(f"The review store at {self.path} was written by another version of the app.")
         if self._meta("store_id") is None and self._is_blank(db):
@@ -120,13 +122,13 @@ class ReviewStore:
         self._begin_log(db, audit.STORE_MIGRATED, details, tuple(facts.every_fact(db)))
         log.info("review store %s migrated to schema %s (%d legacy entries)", self.path, SCHEMA_VERSION, legacy)
 
-    def _upgrade_from_2(self, db: sqlite3.Connection) -> None:
-        """Schema 3 only adds tables (created above); every row and entry stays as it was."""
+    def _upgrade_tables(self, db: sqlite3.Connection, old: int) -> None:
+        """Schemas 3 and 4 only add tables (created above); every row and entry stays as it was."""
         db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
         if db.execute("SELECT 1 FROM audit LIMIT 1").fetchone() is not None:
-            event = audit.AuditEvent(STORE_UPGRADED, details={"from_schema": 2, "to_schema": int(SCHEMA_VERSION)})
+            event = audit.AuditEvent(STORE_UPGRADED, details={"from_schema": old, "to_schema": int(SCHEMA_VERSION)})
             self.append_audit(db, audit.Actor.current(), event)
-        log.info("review store %s upgraded from schema 2 to %s", self.path, SCHEMA_VERSION)
+        log.info("review store %s upgraded from schema %d to %s", self.path, old, SCHEMA_VERSION)
 
     def _is_blank(self, db: sqlite3.Connection) -> bool:
         """No entry and no fact: a new store. A store with facts but no log is left for verify to report."""

@@ -4,8 +4,9 @@ Checks, in one read snapshot of the database (so a concurrent writer never cause
 alarm): the hash chain, each entry's and the head's HMAC with the key kept outside the
 database, the fact rows each entry sealed (decisions, masks, runs, sign-offs) and facts no
 entry records, the latest checkpoint kept outside the database (an older copy put back, a
-different store), and, given the model folders, that each run's model file is still the one
-it recorded. Entries written before entries were authenticated are named as legacy.
+different store), that each run's input check agrees with the recorded overrides
+(``ood_record.cross_check``), and, given the model folders, that each run's model file is still
+the one it recorded. Entries written before entries were authenticated are named as legacy.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from meddiag_desktop.errors import ModelIntegrityError
 from meddiag_desktop.inference.manifest import MANIFEST_NAME, load_manifest
-from meddiag_desktop.review import audit, checkpoint, facts
+from meddiag_desktop.review import audit, checkpoint, facts, ood_record
 
 if TYPE_CHECKING:
     import sqlite3
@@ -59,6 +60,7 @@ class _Snapshot:
     fact_counts: dict[str, int]
     checkpoint_hash: str | None
     runs: list[tuple[str, str]]
+    input_checks: list[str] = field(default_factory=list)  # runs disagreeing with the recorded overrides
 
 
 @dataclass
@@ -83,6 +85,7 @@ def verify_store(store: ReviewStore, model_dirs: Sequence[Path] = ()) -> ChainRe
     _check_facts(snap, out)
     _check_checkpoint(stored, snap, count, out)
     _check_models(snap.runs, model_dirs, out)
+    out.problems.extend(snap.input_checks)
     if store.key.created:
         out.notes.append(f"a new audit key was made for this account just now ({store.key.source})")
     reason = out.problems[0] if out.problems else _ok_summary(count, authenticated, store.key)
@@ -118,6 +121,7 @@ def _read_snapshot(db: sqlite3.Connection, checkpoint_entries: int) -> _Snapshot
             facts.counts(db),
             at[0] if at else None,
             [tuple(r) for r in db.execute("SELECT run_id, model_ref FROM ai_runs")],
+            ood_record.cross_check(db),
         )
     finally:
         db.execute("COMMIT")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QComboBox, QLabel, QSpinBox
 
+from meddiag_desktop.core.slab import DEFAULT_MM, MAX_MM, MIN_MM, SlabMode
 from meddiag_desktop.core.window_level import PRESETS
 from meddiag_desktop.ui.viewer.slice_view import Tool
 from meddiag_desktop.ui.viewer.viewer_widget import Layout
@@ -106,6 +107,32 @@ def build_cine_controls(toolbar: QToolBar, viewer: ViewerWidget) -> QSpinBox:
     fps.valueChanged.connect(viewer.set_cine_fps)
     toolbar.addWidget(fps)
     return fps
+
+
+SLAB_MODES = ((SlabMode.OFF, "Off"), (SlabMode.MIP, "MIP"), (SlabMode.MEAN, "Mean"))
+
+
+def build_slab_controls(toolbar: QToolBar, viewer: ViewerWidget) -> tuple[QComboBox, QSpinBox]:
+    """Thick slab on every view: off / MIP / mean, 5-20 mm (display only; read-outs stay the voxels')."""
+    toolbar.addWidget(QLabel(" Slab "))
+    mode = QComboBox()
+    for value, text in SLAB_MODES:
+        mode.addItem(text, value)
+    mode.setToolTip("Thick slab: maximum (MIP) or mean of the slices around the plane, for display only")
+    thickness = QSpinBox()
+    thickness.setRange(round(MIN_MM), round(MAX_MM))
+    thickness.setSuffix(" mm")
+    thickness.setValue(round(DEFAULT_MM))
+    thickness.setToolTip("Slab thickness")
+
+    def apply(_value: object = None) -> None:
+        viewer.state.set_slab(mode.currentData(), float(thickness.value()))
+
+    mode.currentIndexChanged.connect(apply)
+    thickness.valueChanged.connect(apply)
+    toolbar.addWidget(mode)
+    toolbar.addWidget(thickness)
+    return mode, thickness
 
 
 def build_stack_selector(toolbar: QToolBar) -> QComboBox:

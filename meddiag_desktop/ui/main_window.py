@@ -129,6 +129,7 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.view_actions["layout"])
         toolbar.addAction(self.view_actions["cine"])
         self.fps_box = actions.build_cine_controls(toolbar, self.viewer)
+        self.slab_mode_box, self.slab_mm_box = actions.build_slab_controls(toolbar, self.viewer)
         self.stack_box = actions.build_stack_selector(toolbar)
         self.review_actions = self.review.build_menu(self.menuBar().addMenu("&AI review"))
         help_menu = self.menuBar().addMenu("&Help")

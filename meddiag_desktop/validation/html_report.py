@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from meddiag_desktop.validation.results import CaseResult, LesionResult, ValidationReport
+    from meddiag_desktop.validation.subgroups import SubgroupReport
     from meddiag_desktop.validation.summary import GroupSummary
 
 _CSS = """
@@ -177,11 +178,16 @@ def _body(report: ValidationReport, t: ReportTables) -> list[str]:
     ]  # fmt: skip
 
 
-def render_html(report: ValidationReport) -> str:
-    """The report as one HTML document with no external references."""
-    body = "\n".join(_body(report, tables(report)))
+def render_html(report: ValidationReport, subgroups: SubgroupReport | None = None) -> str:
+    """The report as one HTML document with no external references (and a subgroup section when given)."""
+    from meddiag_desktop.validation.subgroup_html import CSS, subgroup_section
+
+    parts = _body(report, tables(report))
+    if subgroups is not None:
+        parts.insert(parts.index("<h2>Per patient</h2>"), subgroup_section(subgroups))
+    body = "\n".join(parts)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>Lesion model validation: {_e(report.model.id)}</title><style>{_CSS}</style></head>"
+        f"<title>Lesion model validation: {_e(report.model.id)}</title><style>{_CSS}{CSS}</style></head>"
         f"<body>\n{body}\n</body></html>\n"
     )

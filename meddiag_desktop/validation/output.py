@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from meddiag_desktop.validation.results import ValidationReport
+    from meddiag_desktop.validation.subgroups import SubgroupReport
 
 
 @dataclass(frozen=True)
@@ -23,10 +24,11 @@ class ReportFiles:
     html: Path
 
 
-def write_report(report: ValidationReport, out_dir: Path) -> ReportFiles:
+def write_report(report: ValidationReport, out_dir: Path, subgroups: SubgroupReport | None = None) -> ReportFiles:
     """Write ``report.json`` and ``report.html`` (inline CSS, plots as data: URIs) into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     files = ReportFiles(out_dir / "report.json", out_dir / "report.html")
-    files.json.write_text(json.dumps(report_dict(report), indent=2, ensure_ascii=False), encoding="utf-8")
-    files.html.write_text(render_html(report), encoding="utf-8")
+    data = report_dict(report, subgroups)
+    files.json.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    files.html.write_text(render_html(report, subgroups), encoding="utf-8")
     return files

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from meddiag_desktop.validation.results import CaseResult, ValidationReport
+    from meddiag_desktop.validation.subgroups import SubgroupReport
     from meddiag_desktop.validation.summary import GroupSummary
 
 DISCLAIMER = "Decision support only; not a medical device."
@@ -96,8 +97,10 @@ def tables(report: ValidationReport) -> ReportTables:
     return ReportTables(overall, variants, by_thickness(cases), by_vendor(cases), by_patient(cases), series)
 
 
-def report_dict(report: ValidationReport) -> dict[str, Any]:
-    """The whole report, JSON-ready."""
+def report_dict(report: ValidationReport, subgroups: SubgroupReport | None = None) -> dict[str, Any]:
+    """The whole report, JSON-ready (with the subgroup figures when ``subgroups`` is given)."""
+    from meddiag_desktop.validation.subgroups import subgroup_dict
+
     t = tables(report)
     return {
         "title": "Lesion model validation", "disclaimer": DISCLAIMER, "created_utc": report.created_utc,
@@ -108,6 +111,7 @@ def report_dict(report: ValidationReport) -> dict[str, Any]:
         "by_size_band": [asdict(s) for s in by_size(analysed_lesions(report.cases))],
         "scans": [case_dict(c, t.series[c.series_instance_uid]) for c in report.cases],
         "notes": list(report.notes),
+        **({"subgroups": subgroup_dict(subgroups)} if subgroups is not None else {}),
     }  # fmt: skip
 
 

@@ -60,3 +60,22 @@ def test_progress_and_cancel() -> None:
 
     with pytest.raises(Cancelled):
         slice_stack(image, OFFSETS, (4, 16, 16), (0.0, 0.0, 0.0), run, 0.0, cancel=token)
+
+
+def test_prepare_runs_on_each_batch_and_results_land_in_the_given_array() -> None:
+    """The analysis windows HU batch by batch (no normalised copy) and writes into its grid."""
+    image = np.arange(6, dtype=np.float32)[:, None, None] * np.ones((1, 20, 24), np.float32)
+    grid = np.zeros((8, 20, 24), np.float32)
+    pads: list[float] = []
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        pads.append(float(batch[0, 0, -1, -1]))  # a padded pixel: pad_value is in prepared units
+        return centre_channel(batch)
+
+    out = slice_stack(
+        image, OFFSETS, (4, 64, 64), (0.0, 0.25, 0.25), run, -1.0, prepare=lambda b: b * 10.0 + 1.0, out=grid[1:7]
+    )
+    assert out.base is grid or out is grid[1:7].base or np.shares_memory(out, grid)
+    np.testing.assert_allclose(grid[1:7], (image * 10.0 + 1.0) * 0.5)
+    assert grid[0].max() == 0.0 and grid[7].max() == 0.0
+    assert pads == [-1.0, -1.0]

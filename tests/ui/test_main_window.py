@@ -1,4 +1,7 @@
-"""The whole window on the real demo CT: open, browse, load progressively, follow the crosshair."""
+"""The whole window on the bundled demo CT (never skipped): open, browse, load progressively, follow the crosshair.
+
+Only the tilted and enhanced corpus series need ../shared (skipped without it).
+"""
 
 from __future__ import annotations
 
@@ -22,8 +25,6 @@ if TYPE_CHECKING:
     from pytestqt.qtbot import QtBot
 
     from meddiag_desktop.config import Settings
-
-pytestmark = pytest.mark.corpus
 
 
 @pytest.fixture
@@ -98,6 +99,7 @@ def test_first_slice_shows_before_load_ends_and_gui_stays_responsive(
     assert max(gaps) < 0.25, f"the GUI thread stalled for {max(gaps) * 1000:.0f} ms during the load"
 
 
+@pytest.mark.corpus
 def test_every_corpus_series_opens_with_warnings_shown(qtbot: QtBot, window: MainWindow, shared_corpus: Path) -> None:
     for folder in ("ct_gantry_tilt", "enhanced_mr"):
         with qtbot.waitSignal(window.studies.scan_finished, timeout=60000):

@@ -161,6 +161,7 @@ def test_crafted_corrupt_demo_slice_shows_the_banner(qtbot: QtBot, window: MainW
     _assert_flagged(window)
 
 
+@pytest.mark.corpus
 def test_corpus_bad_jpeg_lossless_shows_the_banner(
     qtbot: QtBot, window: MainWindow, shared_corpus: Path, tmp_path: Path
 ) -> None:

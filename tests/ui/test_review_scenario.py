@@ -29,8 +29,6 @@ if TYPE_CHECKING:
     from meddiag_desktop.config import Settings
     from meddiag_desktop.ui.viewer.slice_view import SliceView
 
-pytestmark = pytest.mark.corpus
-
 
 @pytest.fixture
 def review_settings(settings: Settings, tmp_path: Path) -> Settings:

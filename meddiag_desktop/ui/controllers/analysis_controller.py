@@ -1,8 +1,11 @@
 """Run AI: one inference at a time in a worker, progress and cancel, result kept in the review store.
 
 One ``ModelRegistry`` (with its cached onnxruntime sessions) lives as long as the window.
-The worker records the run in its own ``ReviewStore`` connection (one per thread) before
-the GUI hears of it, so a run the radiologist saw is always on disk.
+Each run starts with the input check (``inference.ood``, in a worker: it reads headers): a
+hard issue refuses the run, soft issues emit ``override_needed`` and wait for ``run_overridden``
+(with the recorded override) or ``decline_override``. The worker records the run in its own
+``ReviewStore`` connection (one per thread) before the GUI hears of it, so a run the
+radiologist saw is always on disk.
 """
 
 from __future__ import annotations
@@ -16,10 +19,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from meddiag_desktop.core.ood import CheckStatus
 from meddiag_desktop.errors import MeddiagError, ModelIntegrityError
+from meddiag_desktop.inference import ood
 from meddiag_desktop.inference.analyze import DEFAULT_CLS_MODEL, DEFAULT_SEG_MODEL, analyze_volume
 from meddiag_desktop.inference.registry import ModelRegistry
 from meddiag_desktop.inference.resample import from_grid
+from meddiag_desktop.io.acquisition import facts_for_volume
+from meddiag_desktop.io.index import SeriesIndex
+from meddiag_desktop.review.ood_record import run_payload
 from meddiag_desktop.review.records import AiRun, model_ref
 from meddiag_desktop.review.service import ReviewService
 from meddiag_desktop.review.store import ReviewStore
@@ -32,6 +40,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from meddiag_desktop.config import Settings
+    from meddiag_desktop.core.ood import InputCheck
     from meddiag_desktop.core.volume import Volume
     from meddiag_desktop.inference.analyze import AnalysisResult
     from meddiag_desktop.inference.resample import Grid
@@ -62,6 +71,8 @@ class AnalysisRequest:
     store_path: Path
     actor: Actor
     config_dir: Path | None = None  # the audit key and checkpoints (None: the per-user default)
+    index_path: Path | None = None  # the study index (where the series' files are) for the input check
+    input_check: InputCheck | None = None  # set once the check passed (with its override, if it needed one)
 
 
 def ai_run_from_result(result: AnalysisResult, study_uid: str, saliency: NDArray[np.float32] | None = None) -> AiRun:
@@ -74,7 +85,11 @@ def ai_run_from_result(result: AnalysisResult, study_uid: str, saliency: NDArray
         study_uid=study_uid,
         model_ref=model_ref(result),
         input_pixel_sha256=result.provenance.input_pixel_sha256,
-        provenance=dataclasses.asdict(result.provenance),
+        provenance={
+            **dataclasses.asdict(result.provenance),
+            "warnings": list(result.warnings),
+            **run_payload(result.input_check),
+        },
         findings=result.findings,
         maps=maps,
     )
@@ -110,11 +125,24 @@ def _grid_box(grid: Grid, volume: Volume) -> tuple[slice, slice, slice] | None:
     return (slice(int(low[0]), int(high[0])), slice(int(low[1]), int(high[1])), slice(int(low[2]), int(high[2])))
 
 
+def _check_task(ctx: TaskContext, registry: ModelRegistry, request: AnalysisRequest) -> InputCheck:
+    """Worker thread: the series' header facts against the models' manifests (no model is run)."""
+    ctx.progress(0, 0, "Checking the series against the models' intended use")
+    if request.index_path is None:
+        raise MeddiagError("The study index is not known, so the series cannot be checked before an AI run.")
+    with SeriesIndex(request.index_path) as index:
+        facts = facts_for_volume(index, request.volume)
+    ids = [request.seg_model, *([request.cls_model] if request.cls_model else [])]
+    manifests = [m for m in (registry.entry(i).manifest for i in ids) if m is not None]
+    ctx.cancel.raise_if_cancelled("The AI run")
+    return ood.assess(request.volume, facts, manifests)
+
+
 def _analysis_task(ctx: TaskContext, registry: ModelRegistry, request: AnalysisRequest) -> AnalysisOutcome:
     """Worker thread: analyse, store the run (durably), map the explanations to the image grid."""
     result = analyze_volume(
         request.volume, registry, seg_model_id=request.seg_model, cls_model_id=request.cls_model,
-        threads=request.threads, progress=ctx.progress, cancel=ctx.cancel,
+        threads=request.threads, progress=ctx.progress, cancel=ctx.cancel, input_check=request.input_check,
     )  # fmt: skip
     ctx.progress(0, 0, "Mapping explanations")
     saliency = saliency_volume(result, request.volume)
@@ -130,6 +158,7 @@ class AnalysisController(QObject):
     busy_changed = Signal(bool)
     progress = Signal(int, int, str)
     finished = Signal(object)  # AnalysisOutcome
+    override_needed = Signal(object)  # InputCheck with soft issues: answer with run_overridden or decline_override
 
     def __init__(self, settings: Settings, runner: TaskRunner, notes: NotificationPanel,
                  parent: QObject | None = None) -> None:  # fmt: skip
@@ -139,6 +168,7 @@ class AnalysisController(QObject):
         self.seg_model, self.cls_model = DEFAULT_SEG_MODEL, DEFAULT_CLS_MODEL
         self._generation = 0
         self._handle: TaskHandle | None = None
+        self._pending: AnalysisRequest | None = None  # checked, waiting for the radiologist's override
 
     @property
     def busy(self) -> bool:
@@ -175,14 +205,57 @@ class AnalysisController(QObject):
         return manifest is not None and manifest.modality == volume.modality
 
     def run(self, volume: Volume, study_uid: str, actor: Actor) -> None:
-        """Start a run (a second request while one runs is refused: one inference queue)."""
+        """Check the series, then start a run (a second request while one runs is refused: one inference queue)."""
         if self.busy:
             self._notes.notify(Level.INFO, "The AI is already running; wait for it or cancel it.")
             return
         self._generation += 1
+        self._pending = None
         cls_model = self.cls_model if self._installed(self.cls_model) else None
         request = AnalysisRequest(volume, study_uid, self.seg_model, cls_model, self.settings.inference_threads,
-                                  self.settings.review_store_path, actor, self.settings.config_dir)  # fmt: skip
+                                  self.settings.review_store_path, actor, self.settings.config_dir,
+                                  self.settings.index_path)  # fmt: skip
+        registry = self.registry
+        callbacks = TaskCallbacks(on_finished=lambda generation, check: self._on_check_finished(generation, request,
+                                  check), on_error=self._on_task_error, on_progress=self._on_task_progress,
+                                  on_cancelled=self._on_task_cancelled)  # fmt: skip
+        self._handle = self._runner.start(lambda ctx: _check_task(ctx, registry, request), self._generation, callbacks)
+        self.busy_changed.emit(True)
+        self.progress.emit(0, 0, "Checking the series before the AI run…")
+
+    def run_overridden(self, check: InputCheck) -> None:
+        """The radiologist overrode the soft issues (``check`` carries the recorded override): run."""
+        pending, self._pending = self._pending, None
+        if pending is None or check.override is None or check.series_uid != pending.volume.series_instance_uid:
+            self._notes.notify(Level.INFO, "The series changed; press Run AI again.")
+            return
+        self._start_analysis(dataclasses.replace(pending, input_check=check))
+
+    def decline_override(self) -> None:
+        if self._pending is not None:
+            self._pending = None
+            self._notes.notify(Level.INFO, "AI not run: the series is outside the models' validated range.")
+
+    def _on_check_finished(self, generation: int, request: AnalysisRequest, check: InputCheck) -> None:
+        if not self._current(generation):
+            return
+        if self._handle is not None and self._handle.cancel.cancelled:  # cancelled as the check came back
+            self._on_task_cancelled(generation)
+            return
+        self._handle = None
+        self.busy_changed.emit(False)
+        status = check.status
+        if status is CheckStatus.REFUSED:
+            self.progress.emit(1, 1, "AI not run: the series is outside what the models are meant for.")
+            self._notes.notify(Level.ERROR, ood.refusal_text(check))
+        elif status is CheckStatus.NEEDS_OVERRIDE:
+            self.progress.emit(1, 1, "The series is outside the validated range: a reason is needed to run the AI.")
+            self._pending = request
+            self.override_needed.emit(check)
+        else:
+            self._start_analysis(dataclasses.replace(request, input_check=check))
+
+    def _start_analysis(self, request: AnalysisRequest) -> None:
         callbacks = TaskCallbacks(on_finished=self._on_task_finished, on_error=self._on_task_error,
                                   on_progress=self._on_task_progress, on_cancelled=self._on_task_cancelled)  # fmt: skip
         registry = self.registry
@@ -199,6 +272,7 @@ class AnalysisController(QObject):
         """Another series was opened: cancel the run and drop its result when it comes."""
         self.cancel()
         self._generation += 1
+        self._pending = None
         if self._handle is not None:
             self.busy_changed.emit(False)
         self._handle = None
@@ -224,8 +298,11 @@ class AnalysisController(QObject):
             self.busy_changed.emit(False)
             # No count here: in read-first mode nothing of the result may show before the reveal.
             self.progress.emit(1, 1, "AI finished.")
+            check = outcome.result.input_check
+            shown = set(check.geometry_warnings) if check is not None else set()  # notified when the series loaded
             for warning in outcome.result.warnings:
-                self._notes.notify(Level.WARNING, warning)
+                if warning not in shown:
+                    self._notes.notify(Level.WARNING, warning)
             self.finished.emit(outcome)
 
     def _on_task_error(self, generation: int, exc: BaseException) -> None:

@@ -16,6 +16,7 @@ from meddiag_desktop.config import ReadingMode
 from meddiag_desktop.errors import MeddiagError
 from meddiag_desktop.review.audit import Actor
 from meddiag_desktop.review.model import Decision, ReviewStatus
+from meddiag_desktop.review.ood_record import record_override, run_input_check
 from meddiag_desktop.review.service import ReviewService
 from meddiag_desktop.review.store import ReviewStore
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
     from meddiag_desktop.config import Settings
     from meddiag_desktop.core.finding import Finding
+    from meddiag_desktop.core.ood import InputCheck
     from meddiag_desktop.review.history import HistoryItem
     from meddiag_desktop.review.model import RejectReason, ReviewFinding, ReviewState
     from meddiag_desktop.ui.panels import NotificationPanel
@@ -53,6 +55,8 @@ class ReviewController(QObject):
         self.threshold = 0.0
         self._recorded_threshold = 0.0
         self._thresholds: dict[str, float] = {}  # per series: the slider is not global (issue 11)
+        self.input_check: InputCheck | None = None  # of the shown run (None: not recorded, or no review)
+        self._checked_run = ""
 
     # -- store -----------------------------------------------------------------------------
 
@@ -133,18 +137,30 @@ class ReviewController(QObject):
                 return True
         return False
 
+    def record_override(self, check: InputCheck, study_uid: str, reason: str) -> InputCheck | None:
+        """Keep the radiologist's override of the input check (audited); the check with it, or None on error."""
+        with self._reporting():
+            return record_override(self.service, check, study_uid, "; ".join(check.models), reason)
+        return None
+
     def stored_maps(self) -> dict[str, NDArray[np.float32]]:
         """Heat maps kept with the current review's AI run (8-bit precision, for display)."""
         return self.service.run_maps(self.state.run_id) if self.state else {}
 
     def close(self) -> None:
         self.state, self.selected = None, ""
+        self.input_check, self._checked_run = None, ""
         self.state_changed.emit(None)
         self.selection_changed.emit("")
 
     def _set_state(self, state: ReviewState) -> None:
         switched = self.state is None or self.state.series_uid != state.series_uid
         self.state = state
+        if state.run_id != self._checked_run:  # the run's input check, read once per run shown
+            self._checked_run = state.run_id
+            self.input_check = None
+            with self._reporting():
+                self.input_check = run_input_check(self.service.store.db, state.run_id)
         if switched:  # each series keeps its own threshold (0 until the user moves the slider)
             self.threshold = self._recorded_threshold = self._thresholds.get(state.series_uid, 0.0)
         self.state_changed.emit(state)

@@ -1,4 +1,9 @@
-"""The findings table: one row per finding, coloured like its overlay; Enter or click jumps to it."""
+"""The findings table: one row per finding, coloured like its overlay; Enter or click jumps to it.
+
+The "Input" column shows the AI run's input check beside each AI finding (in range, run by
+override, not recorded), and marks every finding of a series with geometry warnings; its
+tooltip gives the override's reason, who made it and every issue and warning.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
+from meddiag_desktop.core.ood import CheckStatus
 from meddiag_desktop.review.model import Decision
 from meddiag_desktop.ui.review.location import location_text
 from meddiag_desktop.ui.review.overlay_layers import FINDING_COLOURS
@@ -16,11 +22,16 @@ if TYPE_CHECKING:
     from PySide6.QtGui import QKeyEvent
     from PySide6.QtWidgets import QWidget
 
+    from meddiag_desktop.core.ood import InputCheck
     from meddiag_desktop.core.volume import Volume
     from meddiag_desktop.review.model import ReviewFinding
 
-COLUMNS = ("#", "Location", "Long mm", "Vol mL", "Mean HU", "Class (p)", "AI p", "State")
+COLUMNS = ("#", "Location", "Long mm", "Vol mL", "Mean HU", "Class (p)", "AI p", "State", "Input")
+INPUT_COLUMN = COLUMNS.index("Input")
 HIDDEN_COLOUR = QColor(140, 140, 140)
+OVERRIDE_COLOUR = QColor(255, 196, 110)
+_CHECK_WORDS = {CheckStatus.IN_RANGE: "in range", CheckStatus.OVERRIDDEN: "⚠ run by override",
+                CheckStatus.NOT_RECORDED: "not recorded"}  # fmt: skip
 
 
 def state_text(item: ReviewFinding) -> str:
@@ -48,6 +59,23 @@ def row_values(item: ReviewFinding, volume: Volume | None) -> tuple[str, ...]:
             class_text(item), prob, state_text(item))  # fmt: skip
 
 
+def input_text(item: ReviewFinding, check: InputCheck | None, volume: Volume | None) -> str:
+    """The input check beside an AI finding; "series ⚠" wherever the series has geometry warnings."""
+    warned = " · series ⚠" if volume is not None and volume.warnings else ""
+    if item.origin != "ai":
+        return "series ⚠" if warned else "—"
+    status = check.status if check is not None else CheckStatus.NOT_RECORDED
+    noted = " · note" if check is not None and check.notes and status is CheckStatus.IN_RANGE else ""
+    return _CHECK_WORDS.get(status, status.value) + noted + warned
+
+
+def input_tooltip(item: ReviewFinding, check: InputCheck | None, volume: Volume | None) -> str:
+    lines = [] if item.origin != "ai" else check.lines() if check is not None else ["AI input check: not recorded."]
+    series = [w.message for w in volume.warnings] if volume is not None else []
+    lines += [f"series: {w}" for w in series if not any(w in line for line in lines)]
+    return "\n".join(lines)
+
+
 class FindingsTable(QTableWidget):
     """Rows mirror the review's findings; ``finding_chosen`` fires on click, arrow keys or Enter."""
 
@@ -73,24 +101,34 @@ class FindingsTable(QTableWidget):
         self.cellActivated.connect(self._on_cell_activated)
 
     def show_findings(self, findings: list[tuple[ReviewFinding, int, bool]], volume: Volume | None,
-                      selected: str) -> None:  # fmt: skip
+                      selected: str, input_check: InputCheck | None = None) -> None:  # fmt: skip
         """Rows for ``(finding, colour number, visible)``; hidden ones (below threshold) are greyed."""
         self._filling = True
         self.setRowCount(len(findings))
         self._ids = [item.id for item, _, _ in findings]
         for row, (item, colour, visible) in enumerate(findings):
-            for column, text in enumerate(row_values(item, volume)):
+            for column, text in enumerate((*row_values(item, volume), input_text(item, input_check, volume))):
                 cell = QTableWidgetItem(text)
                 if not visible:
                     cell.setForeground(QBrush(HIDDEN_COLOUR))
                     cell.setToolTip("Below the confidence threshold: not drawn on the images, still to be decided.")
                 self.setItem(row, column, cell)
+            self._style_input_cell(row, item, input_check, volume)
             swatch = self.item(row, 0)
             assert swatch is not None
             swatch.setBackground(QBrush(QColor(*FINDING_COLOURS[colour - 1])))
             swatch.setForeground(QBrush(QColor(0, 0, 0)))
         self._filling = False
         self.select_id(selected)
+
+    def _style_input_cell(self, row: int, item: ReviewFinding, check: InputCheck | None,
+                          volume: Volume | None) -> None:  # fmt: skip
+        cell = self.item(row, INPUT_COLUMN)
+        assert cell is not None
+        cell.setToolTip(input_tooltip(item, check, volume))
+        if item.origin == "ai" and check is not None and check.status is CheckStatus.OVERRIDDEN:
+            cell.setBackground(QBrush(OVERRIDE_COLOUR))
+            cell.setForeground(QBrush(QColor(0, 0, 0)))
 
     def select_id(self, finding_id: str) -> None:
         if finding_id in self._ids and self.currentRow() != self._ids.index(finding_id):

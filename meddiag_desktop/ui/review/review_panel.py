@@ -26,6 +26,7 @@ from meddiag_desktop.ui.review.review_overlays import HeatSource
 NOTICE = "AI output is decision support; the radiologist decides."
 NOTICE_STYLE = "background:#5a4500; color:#ffe9a8; font-weight:bold; padding:4px; border-radius:3px;"
 READ_FIRST_STYLE = "background:#1d3b5a; color:#d6ecff; padding:4px; border-radius:3px;"
+INPUT_CHECK_STYLE = "background:#6b3d00; color:#ffe2b0; padding:4px; border-radius:3px;"
 
 
 def _slider(maximum: int, value: int) -> QSlider:
@@ -91,6 +92,10 @@ class ReviewPanel(QWidget):
         self.reading_label.setVisible(False)
         self.reveal_button = QPushButton("Reveal AI findings (Ctrl+Shift+R)")
         self.reveal_button.setVisible(False)
+        self.input_check_label = QLabel()  # the run's override and the series' warnings (see findings "Input")
+        self.input_check_label.setWordWrap(True)
+        self.input_check_label.setStyleSheet(INPUT_CHECK_STYLE)
+        self.input_check_label.setVisible(False)
         self.table = FindingsTable()
         self.accept_button, self.reject_button = QPushButton("Accept (A)"), QPushButton("Reject… (R)")
         self.edit_button, self.add_button = QPushButton("Edit mask (E)"), QPushButton("Draw missed (D)")
@@ -141,6 +146,7 @@ class ReviewPanel(QWidget):
         layout.addWidget(self.auto_run)
         layout.addWidget(self.reading_label)
         layout.addWidget(self.reveal_button)
+        layout.addWidget(self.input_check_label)
         layout.addWidget(self.table, 1)
         layout.addLayout(_row(self.accept_button, self.reject_button, self.edit_button, self.add_button))
         layout.addWidget(self.edit_bar)

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from meddiag_desktop.core.ood import CheckStatus
 from meddiag_desktop.inference.analyze import DEFAULT_CLS_MODEL
 from meddiag_desktop.review.model import Decision, ReviewStatus, SignOffSummary
 from meddiag_desktop.ui.actions import make_action
 from meddiag_desktop.ui.controllers.analysis_controller import AnalysisController
 from meddiag_desktop.ui.controllers.edit_controller import EditController, EditMode
 from meddiag_desktop.ui.controllers.review_controller import ReviewController
-from meddiag_desktop.ui.dialogs import review_dialogs
+from meddiag_desktop.ui.dialogs import ood_dialog, review_dialogs
 from meddiag_desktop.ui.panels import Level
 from meddiag_desktop.ui.review.export_actions import ExportActions
 from meddiag_desktop.ui.review.oversight import Oversight
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QMainWindow, QMenu
 
     from meddiag_desktop.config import ReadingMode, Settings
+    from meddiag_desktop.core.ood import InputCheck
+    from meddiag_desktop.core.volume import Volume
     from meddiag_desktop.review.model import ReviewState
     from meddiag_desktop.ui.panels import NotificationPanel
     from meddiag_desktop.ui.viewer.viewer_widget import ViewerWidget
@@ -121,6 +124,7 @@ class ReviewScreen(QObject):
     def _connect_controllers(self) -> None:
         self.analysis.busy_changed.connect(self._on_analysis_busy_changed)
         self.analysis.finished.connect(self._on_analysis_finished)
+        self.analysis.override_needed.connect(self._on_analysis_override_needed)
         self.review.state_changed.connect(self._on_review_state_changed)
         self.review.selection_changed.connect(self._on_review_selection_changed)
         self.review.threshold_changed.connect(self._on_review_threshold_changed)
@@ -208,6 +212,17 @@ class ReviewScreen(QObject):
                 return
             self._amend_series, self._amend_reason = signed.series_uid, reason
         self.analysis.run(state.volume, state.info.study_uid, self.review.actor)
+
+    def _on_analysis_override_needed(self, check: InputCheck) -> None:
+        """Soft issues: the radiologist types why (recorded and audited) or the AI is not run."""
+        reason = ood_dialog.ask_override(self._window, check)
+        overridden = None
+        if reason is not None:
+            overridden = self.review.record_override(check, self._viewer.state.info.study_uid, reason)
+        if overridden is None:
+            self.analysis.decline_override()
+        else:
+            self.analysis.run_overridden(overridden)
 
     def _on_analysis_busy_changed(self, _busy: bool) -> None:
         self._refresh()
@@ -381,7 +396,8 @@ class ReviewScreen(QObject):
             (item, self.overlays.colours.get(item.id, 1), self.review.visible(item))
             for item in state.findings if self.review.listed(item)
         ]  # fmt: skip
-        self.panel.table.show_findings(rows, self._viewer.state.volume, self.review.selected)
+        check = self.review.input_check if state is not None else None
+        self.panel.table.show_findings(rows, self._viewer.state.volume, self.review.selected, check)
 
     def _refresh_status(self) -> None:
         state = self.review.state
@@ -391,6 +407,9 @@ class ReviewScreen(QObject):
         self.panel.reading_label.setText(reading_text(state, self.review.read_first))
         self.panel.reveal_button.setVisible(hidden)
         self.panel.auto_run.setEnabled(not self.review.read_first)
+        banner = input_check_text(self.review.input_check if state is not None else None, self._viewer.state.volume)
+        self.panel.input_check_label.setText(banner)
+        self.panel.input_check_label.setVisible(state is not None and bool(banner))
 
     def _refresh_buttons(self) -> None:
         p, state = self.panel, self._viewer.state
@@ -429,6 +448,19 @@ def status_text(state: ReviewState | None) -> str:
         return f"{head} · SIGNED by {who} at {when} UTC (threshold {s.threshold:.2f}); read-only."
     amended = f" · amendment: {state.amendment_reason}" if state.amendment_reason else ""
     return f"{head} · open{amended}"
+
+
+def input_check_text(check: InputCheck | None, volume: Volume | None) -> str:
+    """The banner over the findings: the run's override (who, why) and the series' geometry warnings."""
+    parts = []
+    if check is not None and check.status is CheckStatus.OVERRIDDEN and check.override is not None:
+        o = check.override
+        issues = "; ".join(i.message for i in check.soft)
+        parts.append(f"⚠ AI run by override of {o.who}. Reason: “{o.reason}” · Outside the validated range: {issues}")
+    shown = " ".join(parts)
+    warnings = [w.message for w in volume.warnings] if volume is not None else []
+    parts += [f"⚠ Series: {w}" for w in warnings if w not in shown]
+    return "\n".join(parts)
 
 
 def reading_text(state: ReviewState | None, read_first: bool) -> str:

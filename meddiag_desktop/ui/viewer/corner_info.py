@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtCore import Qt
 
+from meddiag_desktop.core.slab import slab_label
 from meddiag_desktop.core.volume import PIXEL_PROBLEMS, WarningKind
+from meddiag_desktop.core.window_level import preset_name
 from meddiag_desktop.ui.viewer.orientation import lps_of_index
 
 if TYPE_CHECKING:
@@ -65,15 +67,24 @@ def slice_text(view: SliceView, volume: Volume) -> str:
     if not unpositioned(volume):
         lines.append(_slice_position(view, volume))
     if not volume.display.is_color:
-        lines.append(view.state.window.label() + ("  inverted" if view.state.invert else ""))
+        lines.append(window_text(view.state))
+    lines.append(slab_label(view.state.slab_mode, view.state.slab_mm))
     lines.append(f"zoom {view.zoom_factor():.2f}x")
-    return "\n".join(lines)
+    return "\n".join(line for line in lines if line)
+
+
+def window_text(state: ViewerState) -> str:
+    """ "W 1500 / L -600  Lung": the window, its preset's name if it is one, and inversion."""
+    return _join(state.window.label(), preset_name(state.window), "inverted" if state.invert else "")
 
 
 def _slice_position(view: SliceView, volume: Volume) -> str:
-    lps = lps_of_index(volume, view.state.position)
-    direction = volume.affine[:3, view.geometry.axes.slice_axis] if view.geometry else np.zeros(3)
-    axis = int(np.argmax(np.abs(direction)))
+    """The position of the shown slice (not of the fractional cursor), so it agrees with its number."""
+    slice_axis = view.geometry.axes.slice_axis if view.geometry else 0
+    index = list(view.state.position)
+    index[slice_axis] = view.slice_index
+    lps = lps_of_index(volume, (index[0], index[1], index[2]))
+    axis = int(np.argmax(np.abs(volume.affine[:3, slice_axis])))
     return f"{_AXIS_NAME[axis]} {lps[axis]:.1f} mm"
 
 

@@ -14,13 +14,15 @@ import numpy as np
 import pyqtgraph as pg
 
 from meddiag_desktop.core.display_resample import upsample_factor, upsample_plane
+from meddiag_desktop.core.slab import slab_project
 from meddiag_desktop.core.window_level import apply_window, label_lut, quantize
 from meddiag_desktop.ui.viewer.colour_maps import heat_lut
-from meddiag_desktop.ui.viewer.orientation import extract_slice
+from meddiag_desktop.ui.viewer.orientation import extract_slice, orient_cut
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+    from meddiag_desktop.core.slab import SlabMode
     from meddiag_desktop.ui.viewer.orientation import PlaneAxes
     from meddiag_desktop.ui.viewer.state import ViewerState
 
@@ -53,12 +55,22 @@ def display_factors(spacing: tuple[float, float, float], axes: PlaneAxes) -> tup
     return (rows, cols)
 
 
+def display_plane(
+    array: NDArray[np.generic], axes: PlaneAxes, index: int, half: int, mode: SlabMode
+) -> NDArray[np.generic]:
+    """The plane as drawn: the slice itself, or its thick slab (MIP / mean) when ``half`` > 0."""
+    if half == 0:
+        return extract_slice(array, axes, index)
+    return orient_cut(slab_project(array, axes.slice_axis, index, half, mode), axes)
+
+
 class GrayscaleLayer:
     """The image itself, window/levelled to 8 bits by ``core.window_level`` (colour passes through).
 
     Along a plane's coarse axis (slices of a thick series in a reformat) the picture is
-    linearly interpolated for display (``core.display_resample``); ``current_plane`` and the
-    cursor read-out still give the voxels' own values.
+    linearly interpolated for display (``core.display_resample``), and with a thick slab on it
+    is the slab's MIP or mean (``core.slab``); ``current_plane`` and the cursor read-out still
+    give the voxels' own values of the plane itself.
     """
 
     name = "image"
@@ -71,10 +83,12 @@ class GrayscaleLayer:
     def render(self, state: ViewerState, axes: PlaneAxes, index: int) -> None:
         if state.volume is None:
             return
-        plane = extract_slice(state.volume.array, axes, index)
         if state.volume.display.is_color:
+            plane = extract_slice(state.volume.array, axes, index)
             self.item.setImage(np.ascontiguousarray(plane), autoLevels=False, levels=(0, 255))
             return
+        half = state.slab_half(axes.slice_axis)
+        plane = display_plane(state.volume.array, axes, index, half, state.slab_mode)
         plane = upsample_plane(plane, *display_factors(state.volume.spacing, axes))
         if self._out is None or self._out.shape != plane.shape:
             self._out = np.empty(plane.shape, dtype=np.uint8)

@@ -8,6 +8,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF
 
 from meddiag_desktop.ui.viewer.measure_model import MeasureKind
+from meddiag_desktop.ui.viewer.overlays import outlined
 
 if TYPE_CHECKING:
     from meddiag_desktop.ui.viewer.measure_model import Measurement
@@ -68,4 +69,5 @@ def label_text(measurement: Measurement) -> str:
 def make_label(measurement: Measurement) -> pg.TextItem:
     label = pg.TextItem(label_text(measurement), color=(80, 220, 255), anchor=(0, 0))
     label.setPos(max(measurement.p0[0], measurement.p1[0]), max(measurement.p0[1], measurement.p1[1]))
+    outlined(label)
     return label

@@ -83,7 +83,11 @@ def native_plane(affine: NDArray[np.float64]) -> Plane:
 
 def extract_slice(array: NDArray[np.generic], axes: PlaneAxes, index: int) -> NDArray[np.generic]:
     """The 2D ``(rows=v, cols=h)`` view of slice ``index`` (a numpy view, no copy)."""
-    cut = _cut(array, axes.slice_axis, index)
+    return orient_cut(_cut(array, axes.slice_axis, index), axes)
+
+
+def orient_cut(cut: NDArray[np.generic], axes: PlaneAxes) -> NDArray[np.generic]:
+    """Lay out a plane cut along ``axes.slice_axis`` (other axes in array order) as on screen."""
     remaining = [a for a in range(3) if a != axes.slice_axis]
     if remaining.index(axes.v_axis) != 0:
         cut = np.swapaxes(cut, 0, 1)

@@ -26,6 +26,21 @@ _NICE_MM = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500)
 SCALE_BAR_CLEARANCE = 50.0  # clears the scale bar and the bottom orientation letter
 
 
+TEXT_BACKDROP = QColor(0, 0, 0, 200)
+
+
+def outlined(item: pg.TextItem) -> pg.TextItem:
+    """``item`` on a translucent dark backdrop, so light text stays legible over bright tissue
+    (bone, contrast, a MIP) as well as over air.
+
+    Not a ``QGraphicsEffect``: PySide6 does not hand an effect's ownership to the item it is set
+    on, so the effect and the item each deleted it at teardown (a reproducible segfault).
+    """
+    item.fill = pg.mkBrush(TEXT_BACKDROP)
+    item.update()
+    return item
+
+
 def _text(anchor: tuple[float, float], color: QColor, size: int = 9, bold: bool = False) -> pg.TextItem:
     item = pg.TextItem("", color=color, anchor=anchor)
     font = QFont()
@@ -33,6 +48,7 @@ def _text(anchor: tuple[float, float], color: QColor, size: int = 9, bold: bool 
     font.setBold(bold)
     item.setFont(font)
     item.setZValue(1000)
+    outlined(item)
     return item
 
 
@@ -131,17 +147,23 @@ class OrientationLetters:
         self.items["bottom"].setPos(rect.center().x(), rect.bottom() - MARGIN - 26)
 
 
+def _line(color: QColor, width: int, parent: pg.ViewBox, z: float) -> QGraphicsLineItem:
+    line = QGraphicsLineItem()
+    pen = QPen(color)
+    pen.setWidth(width)
+    line.setPen(pen)
+    line.setParentItem(parent)
+    line.setZValue(z)
+    return line
+
+
 class ScaleBar:
     """A horizontal bar of a round number of millimetres (view coordinates are mm)."""
 
     def __init__(self, box: pg.ViewBox) -> None:
         self._box = box
-        self._line = QGraphicsLineItem()
-        pen = QPen(TEXT_COLOR)
-        pen.setWidth(3)
-        self._line.setPen(pen)
-        self._line.setParentItem(box)
-        self._line.setZValue(1000)
+        self._casing = _line(TEXT_BACKDROP, 5, box, 999)  # a dark edge: legible over bone and a MIP too
+        self._line = _line(TEXT_COLOR, 3, box, 1000)
         self._label = _text((0.5, 1), TEXT_COLOR)
         self._label.setParentItem(box)
         self.length_mm = 0.0
@@ -159,6 +181,7 @@ class ScaleBar:
         y = rect.bottom() - 14.0
         x0 = rect.center().x() - length_px / 2.0
         self._line.setLine(x0, y, x0 + length_px, y)
+        self._casing.setLine(x0 - 1.0, y, x0 + length_px + 1.0, y)
         self._label.setPos(QPointF(rect.center().x(), y - 2.0))
         self._label.setText(f"{self.length_mm:g} mm")
 

@@ -214,7 +214,7 @@ class SliceView(pg.GraphicsView):  # type: ignore[misc]
         if self.geometry is None:
             return
         if self.geometry.axes.slice_axis == 0:
-            if z == self.slice_index:
+            if abs(z - self.slice_index) <= self.state.slab_half(0):  # a slice of the shown slab
                 self._render_layers()
         elif not self._load_timer.isActive():
             self._load_timer.start()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from meddiag_desktop.core.slab import DEFAULT_MM, MAX_MM, MIN_MM, SlabMode, slab_half_count
 from meddiag_desktop.core.window_level import WindowLevel, default_window
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ class ViewerState(QObject):
         self.privacy = False
         self.loading = False
         self.value_range = 4096.0
+        self.slab_mode = SlabMode.OFF
+        self.slab_mm = DEFAULT_MM
 
     def set_volume(self, volume: Volume | None, info: SeriesInfo, *, loading: bool = False) -> None:
         """Show ``volume`` (its array may still be filling while ``loading``)."""
@@ -109,6 +112,18 @@ class ViewerState(QObject):
     def set_window(self, window: WindowLevel) -> None:
         self.window = window
         self.display_changed.emit()
+
+    def set_slab(self, mode: SlabMode, thickness_mm: float) -> None:
+        """Show every view as a thick slab (MIP or mean) of ``thickness_mm`` (5-20), or not (OFF)."""
+        self.slab_mode = mode
+        self.slab_mm = float(np.clip(thickness_mm, MIN_MM, MAX_MM))
+        self.display_changed.emit()
+
+    def slab_half(self, axis: int) -> int:
+        """Slices on each side of the plane in the slab along array ``axis`` (0 when off)."""
+        if self.volume is None or self.slab_mode is SlabMode.OFF:
+            return 0
+        return slab_half_count(self.slab_mm, self.volume.spacing[axis])
 
     def set_invert(self, invert: bool) -> None:
         self.invert = invert

@@ -188,3 +188,14 @@ def test_slice_number_and_position_agree_in_every_view(qtbot: QtBot, window: Mai
             index[view.geometry.axes.slice_axis] = number - 1
             lps = lps_of_index(volume, (index[0], index[1], index[2]))
             assert float(mm) == pytest.approx(lps["XYZ".index(axis_name)], abs=0.051), (view.plane, position, text)
+
+
+def test_hu_readout_clears_when_the_cursor_leaves_the_view(qtbot: QtBot, window: MainWindow) -> None:
+    axial = window.viewer.views[Plane.AXIAL]
+    _hover(axial, to_widget(axial, 200.0, 200.0))
+    assert "HU" in axial.corners.text("bl")
+    QApplication.sendEvent(axial, QEvent(QEvent.Type.Leave))
+    assert axial.corners.text("bl") == ""
+    qtbot.wait(20)
+    _hover(axial, to_widget(axial, 180.0, 190.0))  # back in: the read-out returns
+    assert "HU" in axial.corners.text("bl")

@@ -23,6 +23,7 @@ from meddiag_desktop.ui.viewer.orientation import Plane, screen_letters, view_ge
 from meddiag_desktop.ui.viewer.overlays import Banner, CornerText, OrientationLetters, ScaleBar
 
 if TYPE_CHECKING:
+    from PySide6.QtCore import QEvent
     from PySide6.QtGui import QKeyEvent
     from PySide6.QtWidgets import QWidget
 
@@ -233,6 +234,12 @@ class SliceView(pg.GraphicsView):  # type: ignore[misc]
 
     def _on_scene_mouse_moved(self, scene_pos: QPointF) -> None:
         self._hover = self.box.mapSceneToView(scene_pos)
+        self._update_text()
+
+    def leaveEvent(self, ev: QEvent) -> None:
+        """The cursor left the view: its read-out no longer describes anything under it."""
+        super().leaveEvent(ev)
+        self._hover = None
         self._update_text()
 
     # -- navigation ----------------------------------------------------------------------

@@ -28,7 +28,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from meddiag_desktop.ui.main_window import MainWindow
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
@@ -72,14 +75,63 @@ def _inner(env: dict[str, str], args: list[str]) -> int:
     return subprocess.run([sys.executable, __file__, *args], env=env, cwd=ROOT, check=False).returncode
 
 
+def run_under_xvfb(script: str, args: list[str], display: str) -> int:
+    """Start Xvfb on ``display``, run ``script`` with ``args`` inside it (Qt on xcb), stop Xvfb."""
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1680x1000x24", "-nolisten", "tcp"])
+    try:
+        time.sleep(1.0)
+        env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
+        return subprocess.run([sys.executable, script, *args], env=env, cwd=ROOT, check=False).returncode
+    finally:
+        xvfb.terminate()
+        xvfb.wait(timeout=10)
+
+
+def shoot(settings: Any, folder: Path, target: Path, before_save: Any, size: tuple[int, int] = (1660, 960)) -> int:
+    """Open ``folder`` in the main window like a user; ``before_save(window)`` sets the scene of ``target``."""
+    from PySide6.QtWidgets import QApplication
+
+    from meddiag_desktop.ui.main_window import MainWindow
+    from meddiag_desktop.ui.screenshot import ScreenshotDriver
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    window = MainWindow(settings)
+    window.resize(*size)
+    window.move(0, 0)
+    driver = ScreenshotDriver(window, target, before_save=before_save)
+    window.show()
+    window.open_path(folder)
+    app.exec()
+    return driver.exit_code
+
+
+def wait_until_idle(busy_changed: Any, timeout_ms: int) -> None:
+    """Run the event loop until ``busy_changed`` says idle (or the timeout)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    busy_changed.connect(lambda busy: None if busy else loop.quit())
+    QTimer.singleShot(timeout_ms, loop.quit)
+    loop.exec()
+
+
+def run_ai(win: Any, timeout_ms: int) -> None:
+    """Run AI on the open series and wait for its result (the input check before it is busy on its own)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    win.review.analysis.finished.connect(lambda _outcome: loop.quit())
+    QTimer.singleShot(timeout_ms, loop.quit)
+    win.review.actions["run"].trigger()
+    loop.exec()
+
+
 def inner() -> int:
     """Inside Xvfb: open the demo like a user, take the shots."""
     sys.path.insert(0, str(ROOT))
     from PySide6.QtWidgets import QApplication
 
     from meddiag_desktop.config import Settings
-    from meddiag_desktop.ui.main_window import MainWindow
-    from meddiag_desktop.ui.screenshot import ScreenshotDriver
     from meddiag_desktop.ui.viewer.measure_model import MeasureKind
     from meddiag_desktop.ui.viewer.orientation import Plane
     from meddiag_desktop.ui.viewer.viewer_widget import Layout
@@ -87,9 +139,7 @@ def inner() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     with tempfile.TemporaryDirectory() as tmp:
-        window = MainWindow(Settings(data_dir=Path(tmp) / "data", config_dir=Path(tmp) / "config"))
-        window.resize(1660, 960)
-        window.move(0, 0)
+        settings = Settings(data_dir=Path(tmp) / "data", config_dir=Path(tmp) / "config")
 
         def before_save(win: MainWindow) -> None:
             win.view_actions["preset1"].trigger()  # lung window
@@ -107,11 +157,7 @@ def inner() -> int:
             _raise_dock(win, "Measurements")
             _settle(app)
 
-        driver = ScreenshotDriver(window, OUT / "axial_measurements.png", before_save=before_save)
-        window.show()
-        window.open_path(demo_folder())
-        app.exec()
-        return driver.exit_code
+        return shoot(settings, demo_folder(), OUT / "axial_measurements.png", before_save)
 
 
 def _models_dir(tmp: Path) -> Path:
@@ -170,30 +216,20 @@ def _zoom_on(win: Any, index: tuple[float, float, float], width_mm: float = 150.
 def inner_review() -> int:
     """Inside Xvfb: open the demo, run the AI, show the finding nearest the annotated tumour, save review.png."""
     import numpy as np
-    from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
     from meddiag_desktop.config import Settings
-    from meddiag_desktop.ui.main_window import MainWindow
-    from meddiag_desktop.ui.screenshot import ScreenshotDriver
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             data_dir=Path(tmp) / "data", config_dir=Path(tmp) / "config", builtin_models_dir=_models_dir(Path(tmp))
         )
-        window = MainWindow(settings)
-        window.resize(1660, 960)
-        window.move(0, 0)
 
         def before_save(win: MainWindow) -> None:
             win.view_actions["preset1"].trigger()  # lung window
             win.view_actions["privacy"].trigger()
-            loop = QEventLoop()
-            win.review.analysis.busy_changed.connect(lambda busy: None if busy else loop.quit())
-            QTimer.singleShot(300_000, loop.quit)
-            win.review.actions["run"].trigger()
-            loop.exec()
+            run_ai(win, 300_000)
             volume, state = win.viewer.state.volume, win.review.review.state
             target = tumour_centre(volume)
             print(f"tumour centre (z, row, col): {target}")
@@ -215,21 +251,14 @@ def inner_review() -> int:
             _settle(app)
 
         name = "review.png" if "--fixture-models" not in sys.argv else "review_fixture_models.png"
-        driver = ScreenshotDriver(window, OUT / name, before_save=before_save)
-        window.show()
-        window.open_path(demo_folder())
-        app.exec()
-        return driver.exit_code
+        return shoot(settings, demo_folder(), OUT / name, before_save)
 
 
 def inner_export() -> int:
     """Inside Xvfb: a copy of the demo, Run AI, accept a finding, export SEG + SR to the default folder."""
-    from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication, QFileDialog
 
     from meddiag_desktop.config import Settings
-    from meddiag_desktop.ui.main_window import MainWindow
-    from meddiag_desktop.ui.screenshot import ScreenshotDriver
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     with tempfile.TemporaryDirectory() as tmp:
@@ -237,26 +266,16 @@ def inner_export() -> int:
         shutil.copytree(demo_folder(), study)
         settings = Settings(data_dir=Path(tmp) / "data", config_dir=Path(tmp) / "config",
                             builtin_models_dir=_models_dir(Path(tmp)), reviewer_display_name="Dr Demo")  # fmt: skip
-        window = MainWindow(settings)
-        window.resize(1660, 960)
-        window.move(0, 0)
-
-        def wait_for(signal: Any, timeout_ms: int) -> None:
-            loop = QEventLoop()
-            signal.connect(lambda busy: None if busy else loop.quit())
-            QTimer.singleShot(timeout_ms, loop.quit)
-            loop.exec()
 
         def before_save(win: MainWindow) -> None:
             win.view_actions["preset1"].trigger()  # lung window
             win.view_actions["privacy"].trigger()
-            win.review.actions["run"].trigger()
-            wait_for(win.review.analysis.busy_changed, 300_000)
+            run_ai(win, 300_000)
             win.review.actions["accept"].trigger()
             # The user presses OK on the folder dialog, which opens on meddiag-results/ beside the study.
             QFileDialog.getExistingDirectory = staticmethod(lambda _parent, _title, start: start)  # type: ignore[method-assign]
             win.review.actions["export"].trigger()
-            wait_for(win.review.exports.controller.busy_changed, 120_000)
+            wait_until_idle(win.review.exports.controller.busy_changed, 120_000)
             win.browser_dock.hide()
             _raise_dock(win, "AI review")
             for _ in range(5):
@@ -264,22 +283,15 @@ def inner_export() -> int:
             print(win.review.panel.export_status.text())
             _show_menu_and_grab(app, win, "AI review", OUT / "export_actions.png")
 
-        driver = ScreenshotDriver(window, Path(tmp) / "window.png", before_save=before_save)
-        window.show()
-        window.open_path(study.parent)
-        app.exec()
-        return driver.exit_code
+        return shoot(settings, study.parent, Path(tmp) / "window.png", before_save)
 
 
 def inner_reading() -> int:
     """Inside Xvfb: overlay look on a finding over lung, a coronal reformat, the corrupt-image banner."""
     import numpy as np
-    from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
     from meddiag_desktop.config import Settings
-    from meddiag_desktop.ui.main_window import MainWindow
-    from meddiag_desktop.ui.screenshot import ScreenshotDriver
     from meddiag_desktop.ui.viewer.orientation import Plane
     from meddiag_desktop.ui.viewer.viewer_widget import Layout
 
@@ -287,9 +299,6 @@ def inner_reading() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp) / "data", config_dir=Path(tmp) / "config",
                             builtin_models_dir=_models_dir(Path(tmp)))  # fmt: skip
-        window = MainWindow(settings)
-        window.resize(1600, 900)
-        window.move(0, 0)
 
         def before_save(win: MainWindow) -> None:
             win.view_actions["preset1"].trigger()  # lung window
@@ -302,11 +311,7 @@ def inner_reading() -> int:
                 _settle(app)
             win.grab().save(str(OUT / "reformat_coronal.png"))
             win.viewer.set_layout(Layout.MPR)
-            loop = QEventLoop()
-            win.review.analysis.busy_changed.connect(lambda busy: None if busy else loop.quit())
-            QTimer.singleShot(600_000, loop.quit)
-            win.review.actions["run"].trigger()
-            loop.exec()
+            run_ai(win, 600_000)
             volume, state = win.viewer.state.volume, win.review.review.state
             target = tumour_centre(volume)
             if state is not None and state.findings and target is not None:
@@ -320,11 +325,7 @@ def inner_reading() -> int:
             _zoom_on(win, win.viewer.state.position)
             _settle(app)
 
-        driver = ScreenshotDriver(window, OUT / "overlay_style.png", before_save=before_save)
-        window.show()
-        window.open_path(demo_folder())
-        app.exec()
-        code = driver.exit_code
+        code = shoot(settings, demo_folder(), OUT / "overlay_style.png", before_save, size=(1600, 900))
     return max(code, _corrupt_banner_shot(app))
 
 
@@ -334,16 +335,12 @@ def inner_slab() -> int:
 
     from meddiag_desktop.config import Settings
     from meddiag_desktop.core.slab import SlabMode
-    from meddiag_desktop.ui.main_window import MainWindow
-    from meddiag_desktop.ui.screenshot import ScreenshotDriver
     from meddiag_desktop.ui.viewer.orientation import Plane
     from meddiag_desktop.ui.viewer.viewer_widget import Layout
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     with tempfile.TemporaryDirectory() as tmp:
-        window = MainWindow(Settings(data_dir=Path(tmp) / "data", config_dir=Path(tmp) / "config"))
-        window.resize(1600, 900)
-        window.move(0, 0)
+        settings = Settings(data_dir=Path(tmp) / "data", config_dir=Path(tmp) / "config")
 
         def before_save(win: MainWindow) -> None:
             win.view_actions["preset1"].trigger()  # lung window
@@ -358,18 +355,12 @@ def inner_slab() -> int:
             for _ in range(3):
                 _settle(app)
 
-        driver = ScreenshotDriver(window, OUT / "mip_slab.png", before_save=before_save)
-        window.show()
-        window.open_path(demo_folder())
-        app.exec()
-        return driver.exit_code
+        return shoot(settings, demo_folder(), OUT / "mip_slab.png", before_save, size=(1600, 900))
 
 
 def _corrupt_banner_shot(app: Any) -> int:
     """The corpus's broken JPEG Lossless CT (else a demo slice with noise for pixels) with its banner."""
     from meddiag_desktop.config import Settings
-    from meddiag_desktop.ui.main_window import MainWindow
-    from meddiag_desktop.ui.screenshot import ScreenshotDriver
 
     bad = ROOT.parent / "shared" / "corpus" / "codec_zoo/pylibjpeg_data/JPEGLossless/JPEGLossless_1s_1f_i_16_16_bad.dcm"
     with tempfile.TemporaryDirectory() as tmp:
@@ -382,9 +373,7 @@ def _corrupt_banner_shot(app: Any) -> int:
             from test_pixel_plausibility import write_noise_slice
 
             write_noise_slice(folder)
-        window = MainWindow(Settings(data_dir=Path(tmp) / "data", config_dir=Path(tmp) / "config"))
-        window.resize(1600, 900)
-        window.move(0, 0)
+        settings = Settings(data_dir=Path(tmp) / "data", config_dir=Path(tmp) / "config")
 
         def before_save(win: MainWindow) -> None:
             win.view_actions["privacy"].trigger()
@@ -392,11 +381,7 @@ def _corrupt_banner_shot(app: Any) -> int:
             for _ in range(3):
                 _settle(app)
 
-        driver = ScreenshotDriver(window, OUT / "corrupt_banner.png", before_save=before_save)
-        window.show()
-        window.open_path(folder)
-        app.exec()
-        return driver.exit_code
+        return shoot(settings, folder, OUT / "corrupt_banner.png", before_save, size=(1600, 900))
 
 
 def _show_menu_and_grab(app: Any, window: Any, title: str, target: Path) -> None:

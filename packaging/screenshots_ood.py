@@ -10,32 +10,21 @@ as it was shown before the run, laid over the images in its lower left.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from screenshots import OUT, ROOT, _models_dir, _settle
+from screenshots import OUT, ROOT, _models_dir, _settle, run_ai, run_under_xvfb, shoot
 
 DISPLAY = ":94"
 REASON = "Only CT of this patient; the 10 mm gap is below the tumour. Findings checked against the PET/CT."
 
 
 def outer() -> int:
-    xvfb = subprocess.Popen(["Xvfb", DISPLAY, "-screen", "0", "1680x1000x24", "-nolisten", "tcp"])
-    try:
-        time.sleep(1.0)
-        env = {**os.environ, "DISPLAY": DISPLAY, "QT_QPA_PLATFORM": "xcb"}
-        command = [sys.executable, __file__, "--inner", *sys.argv[1:]]
-        return subprocess.run(command, env=env, cwd=ROOT, check=False).returncode
-    finally:
-        xvfb.terminate()
-        xvfb.wait(timeout=10)
+    return run_under_xvfb(__file__, ["--inner", *sys.argv[1:]], DISPLAY)
 
 
 def inner() -> int:
@@ -43,8 +32,6 @@ def inner() -> int:
     from PySide6.QtWidgets import QApplication
 
     from meddiag_desktop.config import Settings
-    from meddiag_desktop.ui.main_window import MainWindow
-    from meddiag_desktop.ui.screenshot import ScreenshotDriver
 
     OUT.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -54,18 +41,11 @@ def inner() -> int:
         sorted(study.glob("*.dcm"))[30].unlink()
         settings = Settings(data_dir=Path(tmp) / "data", config_dir=Path(tmp) / "config",
                             builtin_models_dir=_models_dir(Path(tmp)), reviewer_display_name="Dr Demo")  # fmt: skip
-        window = MainWindow(settings)
-        window.resize(1660, 960)
-        window.move(0, 0)
-        driver = ScreenshotDriver(window, Path(tmp) / "window.png", before_save=lambda win: _shot(app, win))
-        window.show()
-        window.open_path(study.parent)
-        app.exec()
-        return driver.exit_code
+        return shoot(settings, study.parent, Path(tmp) / "window.png", lambda win: _shot(app, win))
 
 
 def _shot(app: Any, win: Any) -> None:
-    from PySide6.QtCore import QEventLoop, Qt, QTimer
+    from PySide6.QtCore import Qt
 
     from meddiag_desktop.ui.dialogs import ood_dialog
 
@@ -88,11 +68,7 @@ def _shot(app: Any, win: Any) -> None:
 
     ood_dialog.ask_override = answer  # type: ignore[assignment]
     screen = win.review
-    loop = QEventLoop()
-    screen.analysis.finished.connect(lambda _outcome: loop.quit())
-    QTimer.singleShot(600_000, loop.quit)
-    screen.actions["run"].trigger()
-    loop.exec()
+    run_ai(win, 600_000)
     state = screen.review.state
     print(f"{len(state.findings) if state else 0} findings; input check: {screen.review.input_check.status.value}")
     if state is not None and state.findings:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from screenshots import OUT, ROOT, _models_dir, _raise_dock, _settle, demo_folder
+from screenshots import OUT, ROOT, _models_dir, _raise_dock, _settle, demo_folder, run_ai, shoot
 
 
 def main() -> int:
@@ -28,8 +28,6 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from meddiag_desktop.config import Settings
-    from meddiag_desktop.ui.main_window import MainWindow
-    from meddiag_desktop.ui.screenshot import ScreenshotDriver
 
     OUT.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -38,23 +36,7 @@ def main() -> int:
         shutil.copytree(demo_folder(), study)
         settings = Settings(data_dir=Path(tmp) / "data", config_dir=Path(tmp) / "config",
                             builtin_models_dir=_models_dir(Path(tmp)), reviewer_display_name="Dr Demo")  # fmt: skip
-        window = MainWindow(settings)
-        window.resize(1660, 960)
-        window.move(0, 0)
-        driver = ScreenshotDriver(window, Path(tmp) / "window.png", before_save=lambda win: _shots(app, win))
-        window.show()
-        window.open_path(study.parent)
-        app.exec()
-        return driver.exit_code
-
-
-def _wait_idle(signal: Any, timeout_ms: int) -> None:
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    loop = QEventLoop()
-    signal.connect(lambda busy: None if busy else loop.quit())
-    QTimer.singleShot(timeout_ms, loop.quit)
-    loop.exec()
+        return shoot(settings, study.parent, Path(tmp) / "window.png", lambda win: _shots(app, win))
 
 
 def _decide(win: Any) -> None:
@@ -79,8 +61,7 @@ def _shots(app: Any, win: Any) -> None:
     win.view_actions["privacy"].trigger()
     win.browser_dock.hide()
     screen = win.review
-    screen.actions["run"].trigger()
-    _wait_idle(screen.analysis.busy_changed, 600_000)
+    run_ai(win, 600_000)
     _decide(win)
     state, actor = screen.review.state, screen.review.actor
     print(f"v1: {len(state.findings)} findings")
@@ -99,8 +80,7 @@ def _shots(app: Any, win: Any) -> None:
     # Run AI on the signed review: asked first, an amendment (v2) with the new run, read first.
     win.reading_actions[ReadingMode.READ_FIRST].trigger()
     review_dialogs.ask_amend_for_run = lambda *_args: "second read with the prior study"  # type: ignore[assignment]
-    screen.actions["run"].trigger()
-    _wait_idle(screen.analysis.busy_changed, 600_000)
+    run_ai(win, 600_000)
     hidden = screen.review.state
     own = hidden.findings[0].finding
     screen.review.add(replace(own, id="R1", origin="radiologist", class_probabilities={}))

@@ -8,11 +8,12 @@ import json
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from meddiag_desktop import __version__
+from meddiag_desktop.cli_format import ProgressLine
+from meddiag_desktop.cli_validate import add_validate_parser, validate_command
 from meddiag_desktop.config import Settings, make_private_dir
 from meddiag_desktop.errors import MeddiagError
 from meddiag_desktop.logs import parse_log_level, session_logging
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
     from meddiag_desktop.review.records import RunSummary
     from meddiag_desktop.review.service import ReviewService
     from meddiag_desktop.review.store import ReviewStore
-    from meddiag_desktop.validation.results import ValidationReport
-    from meddiag_desktop.validation.subgroups import SubgroupReport
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +101,7 @@ def _command_parser() -> argparse.ArgumentParser:
     _add_export_parser(sub)
     _add_deidentify_parser(sub)
     _add_report_parser(sub)
-    _add_validate_parser(sub)
+    add_validate_parser(sub)
     _add_batch_parser(sub)
     audit = sub.add_parser("audit", help="check or export the tamper-evident audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
@@ -159,36 +158,10 @@ def _add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     report.add_argument("--privacy", action="store_true", help="leave the patient and study details out")
 
 
-def _add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    validate = sub.add_parser(
-        "validate",
-        help="run a lesion model on studies with reference labels (RTSTRUCT, SEG, label volumes, VOC boxes) "
-        "and report per lesion and per scan",
-    )
-    validate.add_argument("paths", nargs="+", type=Path, help="folders (or DICOMDIRs) holding the studies")
-    validate.add_argument("--model", default="lung-nodule-seg", help="segmentation model id")
-    validate.add_argument("--models-dir", type=Path, help="user models folder (default: the per-user one)")
-    validate.add_argument("--annotations", type=Path, help="folder of PASCAL-VOC box files named <SOPInstanceUID>.xml")
-    validate.add_argument("--manifest", type=Path, help="JSON or CSV listing series folders and label volumes")
-    validate.add_argument(
-        "--thick", type=float, action="append", default=[], metavar="MM",
-        help="also evaluate each scan with its slices averaged to about MM mm (repeatable)",
-    )  # fmt: skip
-    validate.add_argument("--out", type=Path, default=Path("validation"), help="output folder (report and cache)")
-    validate.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: all cores)")
-    _add_cluster_arguments(validate)
-
-
 def _add_batch_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from meddiag_desktop.batch.arguments import add_batch_parser
 
     add_batch_parser(sub)
-
-
-def _add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
-    from meddiag_desktop.batch.arguments import add_cluster_arguments
-
-    add_cluster_arguments(parser)
 
 
 def _run_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -212,11 +185,11 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "report":
             return _report(args, index, settings)
         if args.command == "validate":
-            return _validate(args, index, settings)
+            return validate_command(args, index, settings)
         if args.command == "batch":
             from meddiag_desktop.batch.console import run_batch_command
 
-            return run_batch_command(args, index, settings, _ProgressLine())
+            return run_batch_command(args, index, settings, ProgressLine())
     raise MeddiagError(f"Unknown command {args.command}")
 
 
@@ -388,7 +361,7 @@ def _export_deidentified(
     from meddiag_desktop.review.export import export_review_deidentified
 
     options = DeidentifyOptions(pseudonym)
-    result = export_review_deidentified(service, state, index, volume, folder, options, _ProgressLine())
+    result = export_review_deidentified(service, state, index, volume, folder, options, ProgressLine())
     print(file=sys.stderr)
     print(format_deidentified(result, include_burned_in=False))
     return 0 if result.files else 1
@@ -400,7 +373,7 @@ def _deidentify(args: argparse.Namespace) -> int:
     from meddiag_desktop.io.deid_export import deidentify_path
 
     options = DeidentifyOptions(args.pseudonym, include_burned_in=args.include_burned_in)
-    result = deidentify_path(args.path, args.out, options, series=args.series, progress=_ProgressLine())
+    result = deidentify_path(args.path, args.out, options, series=args.series, progress=ProgressLine())
     print(file=sys.stderr)
     print(format_deidentified(result, include_burned_in=args.include_burned_in))
     return 0 if result.files else 1
@@ -441,61 +414,6 @@ def _volume_of_run(index: SeriesIndex, run: RunSummary, settings: Settings) -> V
         f"The images of series {run.series_uid} differ from those the AI analysed (pixel hash), so the masks "
         "would not fit them; nothing was exported."
     )
-
-
-class _ProgressLine:
-    """One self-overwriting stderr line, redrawn at most ten times a second."""
-
-    def __init__(self) -> None:
-        self._last = 0.0
-
-    def __call__(self, done: int, total: int, message: str) -> None:
-        now = time.monotonic()
-        if total and (done >= total or now - self._last >= 0.1):
-            self._last = now
-            print(f"\r{message[:110]:<110}", end="", file=sys.stderr, flush=True)
-
-
-def _validate(args: argparse.Namespace, index: SeriesIndex, settings: Settings) -> int:
-    from meddiag_desktop.batch.arguments import uses_cluster
-    from meddiag_desktop.inference.registry import ModelRegistry
-    from meddiag_desktop.validation.cases import discover_cases
-    from meddiag_desktop.validation.output import write_report
-    from meddiag_desktop.validation.runner import RegistryAnalyser, validate_cases
-    from meddiag_desktop.validation.text import format_lesion_table, format_scan_table, format_summary
-
-    found = discover_cases(
-        args.paths, index, annotations=args.annotations, manifest=args.manifest, thicknesses=args.thick,
-        progress=_ProgressLine(),
-    )  # fmt: skip
-    print(file=sys.stderr)
-    if not found.cases:
-        notes = "".join(f"\n  {n}" for n in found.notes)
-        raise MeddiagError(f"No CT series with reference labels found in the given folders.{notes}")
-    registry = ModelRegistry(settings.builtin_models_dir, args.models_dir or settings.user_models_dir)
-    analyser = RegistryAnalyser(registry, args.model, threads=args.threads)
-    if uses_cluster(args):
-        from meddiag_desktop.batch.console import validate_with_cluster
-
-        report = validate_with_cluster(args, found, analyser, index)
-    else:
-        report = validate_cases(found.cases, analyser, args.out, progress=_ProgressLine(), notes=found.notes)
-    print(file=sys.stderr)
-    print(format_scan_table(report), format_lesion_table(report), format_summary(report), sep="\n\n")
-    subgroups = _validation_subgroups(report, index)
-    files = write_report(report, args.out, subgroups)
-    print(f"wrote {files.json}\nwrote {files.html}")
-    return 0
-
-
-def _validation_subgroups(report: ValidationReport, index: SeriesIndex) -> SubgroupReport:
-    """The subgroup (fairness) figures of a validation, their flags printed in words."""
-    from meddiag_desktop.core.subgroup_table import format_flags
-    from meddiag_desktop.validation.subgroups import headers_from_index, subgroup_report
-
-    subgroups = subgroup_report(report, headers_from_index(index, report))
-    print(format_flags(subgroups.table))
-    return subgroups
 
 
 def _audit(args: argparse.Namespace, settings: Settings) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -100,3 +102,16 @@ def format_deidentified(result: DeidentifyResult, *, include_burned_in: bool) ->
     else:
         lines.append("No file was exported.")
     return "\n".join(lines)
+
+
+class ProgressLine:
+    """One self-overwriting stderr line, redrawn at most ten times a second."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        now = time.monotonic()
+        if total and (done >= total or now - self._last >= 0.1):
+            self._last = now
+            print(f"\r{message[:110]:<110}", end="", file=sys.stderr, flush=True)

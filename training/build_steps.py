@@ -28,6 +28,9 @@ POSTPROCESS = {
     "lung_margin_mm": 5.0,
     "min_fraction_in_lung_region": 0.5,
     "min_volume_ml": 0.2,
+    # Hysteresis: on real tumours the networks are sure of a part and half-sure of the rest
+    # (leave-one-patient-out, the LUNG1-003 tumour's Dice went from 0.14 to 0.35 with it).
+    "extent_threshold": 0.2,
 }
 THRESHOLD = 0.4  # on the mean of the ensemble: keeps what one member is sure of and the other half-sees
 SLICE_RANGE_MM = (1.0, 10.0)

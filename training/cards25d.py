@@ -135,6 +135,18 @@ def _provenance(m: dict[str, Any], cfg: dict[str, Any], metrics: dict[str, Any])
     ]
 
 
+def _extent_text(post: dict[str, Any], threshold: float) -> list[str]:
+    extent = post.get("extent_threshold")
+    if extent is None:
+        return []
+    return [
+        f"A finding reaches as far as the probability stays above {extent} around its core above {threshold} "
+        "(hysteresis): the core decides whether there is a finding, the lower threshold its outline. On the "
+        "real tumours the fold models were sure of a part and half-sure of the rest, so the core alone "
+        "under-measured them."
+    ]
+
+
 def seg_card(m: dict[str, Any], metrics: dict[str, Any], cfg: dict[str, Any]) -> str:
     seg = metrics.get("seg", {})
     lines = [
@@ -149,6 +161,7 @@ def seg_card(m: dict[str, Any], metrics: dict[str, Any], cfg: dict[str, Any]) ->
         "(per-lung hull, dilated "
         f"{m['postprocess']['lung_margin_mm']} mm) are dropped; the rest are mapped back to the scan's grid "
         "and measured.",
+        *_extent_text(m["postprocess"], m["output"]["threshold"]),
         *_score_text(m["postprocess"]),
         "",
     ]

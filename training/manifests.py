@@ -9,7 +9,7 @@ from training.export25d import OVERLAP, PATCH
 from training.net25d import CLIP_HU, OFFSETS
 
 SEG_ID, CLS_ID = "lung-nodule-seg", "lung-lesion-cls"
-VERSION = "2.0.0"
+VERSION = "2.1.0"  # 2.1.0: findings reach their half-sure halo (postprocess extent_threshold)
 SPACING = (2.5, 1.5, 1.5)
 CLS_CROP = (16, 32, 32)
 

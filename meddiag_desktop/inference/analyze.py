@@ -177,9 +177,11 @@ def _findings(
 ) -> tuple[list[Finding], dict[str, dict[str, float]]]:
     out: list[Finding] = []
     features: dict[str, dict[str, float]] = {}
-    for candidate, score in grid_candidates(maps, threshold, manifest.postprocess):
+    post = manifest.postprocess
+    extent = post.extent_for(threshold) if post else threshold
+    for candidate, score in grid_candidates(maps, threshold, post):
         fid = f"F{len(out) + 1}"
-        finding = native_finding(fid, candidate, maps.prob, maps.grid, volume, native_prob, threshold)
+        finding = native_finding(fid, candidate, maps.prob, maps.grid, volume, native_prob, extent)
         if finding is not None:
             out.append(finding)
             features[fid] = {**candidate.features(), "score": score}

@@ -4,6 +4,11 @@ Connected components are found where the network's probability passes the thresh
 model grid (a few MB), not on the original grid (a float per voxel of a 500-slice scan is
 hundreds of MB). Only the candidates that survive the size and lung-region checks are mapped
 back, each through its own bounding box.
+
+With an extent threshold (hysteresis), a candidate is a component above that lower threshold
+which holds a core above the operating threshold: the core decides whether there is a finding
+(size, lung region, score), the extent how far it reaches. On real tumours the network is
+often sure of a part and half-sure of the rest; the core alone under-measured them.
 """
 
 from __future__ import annotations
@@ -94,7 +99,9 @@ def _padded(box: Box, shape: tuple[int, ...]) -> Box:
     )
 
 
-def _candidate(label: int, labels: NDArray[np.int32], box: Box, maps: GridMaps, voxel_ml: float) -> Candidate:
+def _candidate(
+    label: int, labels: NDArray[np.int32], box: Box, maps: GridMaps, voxel_ml: float, core: NDArray[np.bool_]
+) -> Candidate:
     mask = labels[box] == label
     probs = maps.prob[box][mask]
     padded = _padded(box, labels.shape)
@@ -108,7 +115,7 @@ def _candidate(label: int, labels: NDArray[np.int32], box: Box, maps: GridMaps, 
         volume_ml=float(mask.sum()) * voxel_ml,
         max_prob=float(probs.max()),
         mean_prob=float(probs.mean()),
-        in_region=float(maps.region[box][mask].mean()) if maps.region is not None else 1.0,
+        in_region=float(maps.region[box][core].mean()) if maps.region is not None else 1.0,
         lung_contact=contact,
         z_extent_mm=float(zs[-1] - zs[0] + 1) * maps.grid.spacing[0],
         mean_hu=float(maps.hu[box][mask].mean()),
@@ -116,20 +123,25 @@ def _candidate(label: int, labels: NDArray[np.int32], box: Box, maps: GridMaps, 
 
 
 def grid_candidates(maps: GridMaps, threshold: float, post: PostprocessSpec | None) -> list[tuple[Candidate, float]]:
-    """Components at ``threshold``, largest first, big enough, in the lung region, scoring enough.
+    """Components at the extent threshold, largest first, whose core above ``threshold`` is big
+    enough, in the lung region and scoring enough.
 
     Returns each kept candidate with its score.
     """
-    labels, boxes = labelled_components(maps.prob >= threshold)
+    labels, boxes = labelled_components(maps.prob >= (post.extent_for(threshold) if post else threshold))
     voxel_ml = float(np.prod(maps.grid.spacing)) / 1000.0
     min_ml = post.min_volume_ml if post else 0.0
     min_region = post.min_fraction_in_lung_region if post and maps.region is not None else 0.0
     min_score = post.min_score if post else 0.0
     out: list[tuple[Candidate, float]] = []
     for label, box in enumerate(boxes, start=1):
-        if float((labels[box] == label).sum()) * voxel_ml < min_ml or len(out) >= MAX_FINDINGS:
-            break  # components are sorted by size
-        candidate = _candidate(label, labels, box, maps, voxel_ml)
+        extent = labels[box] == label
+        if float(extent.sum()) * voxel_ml < min_ml or len(out) >= MAX_FINDINGS:
+            break  # components are sorted by size, and a core is never larger than its extent
+        core = extent & (maps.prob[box] >= threshold)
+        if float(core.sum()) * voxel_ml < min_ml:
+            continue
+        candidate = _candidate(label, labels, box, maps, voxel_ml, core)
         score = candidate_score(candidate, post)
         if candidate.in_region >= min_region and score >= min_score:
             out.append((candidate, score))

@@ -203,6 +203,13 @@ class PostprocessSpec:
     """Logistic weights over candidate features (see ``inference.candidates``); empty: mean probability."""
     score_bias: float = 0.0
     min_score: float = 0.0
+    extent_threshold: float | None = None
+    """A finding's extent: the voxels above this connected to a core above the operating
+    threshold (hysteresis); ``None``: the core alone."""
+
+    def extent_for(self, threshold: float) -> float:
+        """The extent threshold used with ``threshold`` (never above it)."""
+        return threshold if self.extent_threshold is None else min(self.extent_threshold, threshold)
 
 
 @dataclass(frozen=True)
@@ -361,6 +368,7 @@ def _postprocess(f: _Fields) -> PostprocessSpec:
         score_weights=_weights(f) if f.has("score_weights") else {},
         score_bias=f.number("score_bias", -100.0, 100.0) if f.has("score_bias") else 0.0,
         min_score=f.number("min_score", 0.0, 1.0) if f.has("min_score") else 0.0,
+        extent_threshold=f.number("extent_threshold", 0.0, 1.0) if f.has("extent_threshold") else None,
     )
 
 

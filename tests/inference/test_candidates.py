@@ -61,3 +61,34 @@ def test_manifest_refuses_unknown_score_features() -> None:
         parse_manifest(m, "m1")
     m["postprocess"]["score_weights"] = {"mean_prob": 3.0}
     assert parse_manifest(m, "m1").postprocess.score_weights == {"mean_prob": 3.0}  # type: ignore[union-attr]
+
+
+def maps_with_halo() -> GridMaps:
+    """A sure core (0.9) inside a half-sure halo (0.3), and a lone half-sure blob with no core."""
+    shape = (30, 60, 60)
+    z, y, x = np.mgrid[: shape[0], : shape[1], : shape[2]]
+    prob = np.zeros(shape, np.float32)
+    halo = (z - 15) ** 2 * 4 + (y - 20) ** 2 + (x - 20) ** 2 <= 100
+    core = (z - 15) ** 2 * 4 + (y - 20) ** 2 + (x - 20) ** 2 <= 16
+    lone = (z - 15) ** 2 * 4 + (y - 45) ** 2 + (x - 45) ** 2 <= 64
+    prob[halo | lone] = 0.3
+    prob[core] = 0.9
+    region = np.ones(shape, bool)
+    region[:, :, 30:] = False  # the halo reaches nowhere near here; only the core's share counts anyway
+    hu = np.full(shape, 30.0, np.float32)
+    return GridMaps(Grid((0.0, 0.0, 0.0), (2.5, 1.0, 1.0), shape), prob, hu, None, region)
+
+
+def test_extent_threshold_grows_a_core_into_its_halo_and_ignores_halos_without_a_core() -> None:
+    maps = maps_with_halo()
+    [(core_only, _)] = grid_candidates(maps, 0.5, post())
+    [(grown, _)] = grid_candidates(maps, 0.5, post(extent_threshold=0.2))
+    assert int(grown.mask.sum()) > 5 * int(core_only.mask.sum())
+    assert int(grown.mask.sum()) == int(((maps.prob >= 0.2) & (np.arange(60) < 32)[None, None, :]).sum())
+    assert grown.max_prob == pytest.approx(0.9)  # what the score sees is unchanged
+
+
+def test_extent_threshold_is_never_above_the_operating_threshold() -> None:
+    spec = post(extent_threshold=0.2)
+    assert spec.extent_for(0.5) == 0.2 and spec.extent_for(0.1) == 0.1
+    assert post().extent_for(0.5) == 0.5

@@ -85,7 +85,7 @@ def test_the_demo_is_within_the_shipped_models_range(tmp_path: Path, shipped: li
     assert facts.patient_age_years == pytest.approx(58.0)
     check = ood.assess(volume, facts, shipped)
     assert check.status is CheckStatus.IN_RANGE and not check.issues
-    assert check.models == ("lung-nodule-seg@2.0.0", "lung-lesion-cls@2.0.0")
+    assert check.models == ("lung-nodule-seg@2.1.0", "lung-lesion-cls@2.1.0")
     assert ood.clear(check) is check
     assert "patient_age_years" not in json.dumps(check.to_dict())  # the age is compared, never kept
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Bootstrap with nothing but python3: `python3 run.py demo` or `python3 run.py test`.
+"""Bootstrap with nothing but python3: `python3 run.py demo`, `python3 run.py test` or `python3 run.py bundle`.
 
 Creates ./.venv, installs the project (and the dev extra for tests), installs the Debian
 packages the tests need when they are missing, then opens the demo or runs every check.
+`bundle` builds the one-folder app dist/meddiag-desktop/ with PyInstaller and smoke-tests it;
+`test` does the same after the test suite.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -29,6 +32,7 @@ def venv_program(venv: Path, name: str, platform: str = sys.platform) -> Path:
 
 PYTHON = venv_program(VENV, "python")
 DEMO = ROOT / "resources" / "demo"
+BUNDLE = ROOT / "dist" / "meddiag-desktop"
 
 
 def sh(*args: str | Path, check: bool = True, env: dict[str, str] | None = None) -> int:
@@ -76,9 +80,32 @@ def demo() -> int:
     return sh(*app, "scan", DEMO, check=False) or code
 
 
+def build_and_check_bundle() -> int:
+    """PyInstaller one-folder app in dist/meddiag-desktop/ (packaging/meddiag-desktop.spec), then its smoke tests."""
+    started = time.monotonic()
+    spec = ROOT / "packaging" / "meddiag-desktop.spec"
+    work = ROOT / "build" / "pyinstaller"
+    pyinstaller = (PYTHON, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN")
+    code = sh(*pyinstaller, "--distpath", BUNDLE.parent, "--workpath", work, spec, check=False)
+    if code == 0:
+        env = {**os.environ, "MEDDIAG_BUNDLE": str(BUNDLE), "QT_QPA_PLATFORM": "offscreen"}
+        smoke = ROOT / "tests" / "packaging" / "test_bundle_smoke.py"
+        code = sh(PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", smoke, check=False, env=env)
+    state = "built and checked" if code == 0 else "FAILED"
+    print(f"bundle {BUNDLE}: {state} in {time.monotonic() - started:.0f} s", flush=True)
+    return code
+
+
+def bundle() -> int:
+    ensure_venv("dev,bundle")
+    if sys.platform.startswith("linux"):
+        sh("bash", ROOT / "packaging" / "ensure_system_packages.sh", check=False)
+    return build_and_check_bundle()
+
+
 def test() -> int:
     wheel = local_torch_wheel()
-    ensure_venv("dev,training" if wheel else "dev")
+    ensure_venv("dev,training,bundle" if wheel else "dev,bundle")
     if wheel is None:
         print("No local CPU torch wheel: the training tests will skip (torch is a training extra only).")
     if sys.platform.startswith("linux"):  # Debian packages; elsewhere the wheels must do
@@ -97,13 +124,15 @@ def test() -> int:
     code = sh(PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", check=False, env=env)
     if code == 5:
         print("pytest collected no tests")
+    if build_and_check_bundle() != 0:
+        failed.append("bundle")
     if failed:
         print("failed checks:", ", ".join(failed))
     return 1 if failed or code != 0 else 0
 
 
 def main() -> int:
-    commands = {"demo": demo, "test": test}
+    commands = {"demo": demo, "test": test, "bundle": bundle}
     if len(sys.argv) != 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2

@@ -72,6 +72,7 @@ def _gui_parser() -> argparse.ArgumentParser:
     parser.add_argument("path", nargs="?", type=Path, help="DICOM folder or DICOMDIR to open")
     parser.add_argument("--offscreen", action="store_true", help="run without a display (Qt offscreen)")
     parser.add_argument("--screenshot", type=Path, help="save a PNG of the window once the study is shown, then quit")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
 
@@ -246,6 +247,7 @@ def _choose_series(args: argparse.Namespace, index: SeriesIndex, root: str) -> S
 
 
 def _analyze(args: argparse.Namespace, index: SeriesIndex, settings: Settings) -> int:
+    from meddiag_desktop.cli_format import format_problems
     from meddiag_desktop.inference.analyze import analyze_volume, format_findings_table
     from meddiag_desktop.inference.registry import ModelRegistry
     from meddiag_desktop.io.scan import scan
@@ -259,6 +261,8 @@ def _analyze(args: argparse.Namespace, index: SeriesIndex, settings: Settings) -
     volume = max(volumes, key=lambda v: v.shape[0])
     print(file=sys.stderr)
     print(f"Series {series.series_instance_uid} ({series.description or 'no description'}), {volume.shape[0]} slices")
+    if summary.problems:  # the good series is analysed; the files left out are named, with why (issue 12)
+        print(f"Left out of the analysis: {format_problems(summary.problems)}")
     registry = ModelRegistry(settings.builtin_models_dir, settings.user_models_dir)
     check = _input_check(args, index, volume, registry, series.study_instance_uid, settings)
     log.debug("analyze: %d slices with %s (classifier: %s)", volume.shape[0], args.model, not args.no_classifier)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import importlib.resources
 import json
 import logging
 import os
@@ -17,6 +18,36 @@ log = logging.getLogger(__name__)
 APP_NAME = "MedDiagDesktop"
 PACKAGE_ROOT = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_ROOT.parent
+MODELS_PACKAGE = "meddiag_desktop_models"  # the top-level models/ folder, installed as package data
+RESOURCES_PACKAGE = "meddiag_desktop_resources"  # the top-level resources/ folder (demo study, annotations)
+
+
+def shipped_folder(package: str, source_folder: str) -> Path:
+    """The folder of a data package shipped beside the app (wheel, editable install or bundle).
+
+    Located with importlib.resources, so it is wherever the installer put it. A source checkout
+    that was never installed falls back to its own ``source_folder``. Data that is not a plain
+    folder on disk (a zipped install, a bundle built without the package) is not used: said in
+    the log, and the app goes on without it (e.g. "no model installed").
+    """
+    try:
+        root = importlib.resources.files(package)
+    except ModuleNotFoundError:
+        return PROJECT_ROOT / source_folder
+    if isinstance(root, Path):
+        return root
+    log.error("the app's %s are not a folder on disk (%s): reinstall the app unpacked", source_folder, root)
+    return PROJECT_ROOT / source_folder
+
+
+def shipped_models_dir() -> Path:
+    """The built-in models: ``<model-id>/manifest.json``, ``model.onnx``, ``MODEL_CARD.md``."""
+    return shipped_folder(MODELS_PACKAGE, "models")
+
+
+def demo_dir() -> Path:
+    """The bundled demo study (a real chest CT, RLE compressed); ``demo_dir().parent`` holds its annotations."""
+    return shipped_folder(RESOURCES_PACKAGE, "resources") / "demo"
 
 
 class ReadingMode(enum.Enum):
@@ -85,7 +116,7 @@ class Settings:
         default_factory=lambda: _env_or("MEDDIAG_CONFIG_DIR", platformdirs.user_config_dir(APP_NAME))
     )
     log_dir: Path = field(default_factory=lambda: _env_or("MEDDIAG_LOG_DIR", platformdirs.user_log_dir(APP_NAME)))
-    builtin_models_dir: Path = PROJECT_ROOT / "models"
+    builtin_models_dir: Path = field(default_factory=shipped_models_dir)
     reader_threads: int = 4
     inference_threads: int = 2
     reviewer_display_name: str = ""

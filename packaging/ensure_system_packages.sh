@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and screenshot scripts need, only when missing.
 # Xvfb + xcb libraries: a real X server for screenshots; dicom3tools: dciodvfy validates SEG/SR;
-# strace: the no-network test watches every connect/sendto of a full analyze + export.
+# strace: the no-network test watches every connect/sendto of a full analyze + export;
+# binutils: PyInstaller reads and writes the bundle's binaries with objdump/objcopy (run.py bundle).
 set -u
-packages=(xvfb x11-apps libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3 dicom3tools strace)
+packages=(xvfb x11-apps libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3 dicom3tools strace binutils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

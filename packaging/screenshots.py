@@ -5,6 +5,7 @@ Run: ``.venv/bin/python packaging/screenshots.py`` (needs Debian's ``xvfb``; Ima
 - ``mpr_lung.png``: browser + 1×3 MPR, lung window, privacy on
 - ``axial_measurements.png``: single axial view with a length and an ellipse ROI
 - ``xvfb_screen.png``: the X screen as ImageMagick sees it (proves it ran on a real X server)
+  (``--viewer-only`` takes just these three)
 - ``review.png``: the AI review screen: findings panel, overlays in 1×3, heat map + colour bar,
   the decision-support notice (``--models DIR`` picks the models, default ``models/``;
   ``--fixture-models`` uses the tiny test fixtures instead, for when the real ones are not ready)
@@ -17,6 +18,11 @@ Run: ``.venv/bin/python packaging/screenshots.py`` (needs Debian's ``xvfb``; Ima
   ``JPEGLossless_1s_1f_i_16_16_bad.dcm`` from the corpus (a crafted noisy demo slice without it)
 - ``mip_slab.png`` (``--slab-only`` takes just this one): an axial 10 mm MIP over the lungs of the
   demo, set through the toolbar's slab controls
+- ``reading_1280x720.png`` and ``layout_2x2.png`` (``--screen-only`` takes just these): the reading
+  screen as it opens at 1280×720 (browser on its strip, 1×3, findings panel), and the 2×2 layout
+  at 1600×900
+
+``--size WxH`` sets the window size of the other shots (default 1600x900).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
 DISPLAY = ":93"
+ONLY_FLAGS = ("--review-only", "--export-only", "--reading-only", "--slab-only", "--screen-only", "--viewer-only")
 
 
 def demo_folder() -> Path:
@@ -51,20 +58,23 @@ def outer() -> int:
     try:
         time.sleep(1.0)
         env = {**os.environ, "DISPLAY": DISPLAY, "QT_QPA_PLATFORM": "xcb"}
-        extra = [
-            a for a in sys.argv[1:] if a not in ("--review-only", "--export-only", "--reading-only", "--slab-only")
-        ]
+        extra = [a for a in sys.argv[1:] if a not in ONLY_FLAGS]
+        if "--screen-only" in sys.argv:
+            return _inner(env, ["--inner-screen"])
+        if "--viewer-only" in sys.argv:
+            return _inner(env, ["--inner", *extra])
         if "--slab-only" in sys.argv:
-            return _inner(env, ["--inner-slab"])
+            return _inner(env, ["--inner-slab", *extra])
         if "--export-only" in sys.argv:
             return _inner(env, ["--inner-export", *extra])
         if "--reading-only" in sys.argv:
             return _inner(env, ["--inner-reading", *extra])
-        codes = [] if "--review-only" in sys.argv else [_inner(env, ["--inner"])]
+        codes = [] if "--review-only" in sys.argv else [_inner(env, ["--inner", *extra])]
         codes.append(_inner(env, ["--inner-review", *extra]))
         codes.append(_inner(env, ["--inner-export", *extra]))
         codes.append(_inner(env, ["--inner-reading", *extra]))
-        codes.append(_inner(env, ["--inner-slab"]))
+        codes.append(_inner(env, ["--inner-slab", *extra]))
+        codes.append(_inner(env, ["--inner-screen"]))
         return max(codes)
     finally:
         xvfb.terminate()
@@ -87,8 +97,19 @@ def run_under_xvfb(script: str, args: list[str], display: str) -> int:
         xvfb.wait(timeout=10)
 
 
-def shoot(settings: Any, folder: Path, target: Path, before_save: Any, size: tuple[int, int] = (1660, 960)) -> int:
-    """Open ``folder`` in the main window like a user; ``before_save(window)`` sets the scene of ``target``."""
+def window_size() -> tuple[int, int]:
+    """``--size WxH`` from the command line, else 1600x900."""
+    if "--size" not in sys.argv:
+        return (1600, 900)
+    width, height = sys.argv[sys.argv.index("--size") + 1].lower().split("x")
+    return (int(width), int(height))
+
+
+def shoot(settings: Any, folder: Path, target: Path, before_save: Any, size: tuple[int, int] | None = None) -> int:
+    """Open ``folder`` in the main window like a user; ``before_save(window)`` sets the scene of ``target``.
+
+    The window is ``size`` (default: ``--size``, else 1600x900).
+    """
     from PySide6.QtWidgets import QApplication
 
     from meddiag_desktop.ui.main_window import MainWindow
@@ -96,7 +117,7 @@ def shoot(settings: Any, folder: Path, target: Path, before_save: Any, size: tup
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     window = MainWindow(settings)
-    window.resize(*size)
+    window.resize(*(size or window_size()))
     window.move(0, 0)
     driver = ScreenshotDriver(window, target, before_save=before_save)
     window.show()
@@ -207,7 +228,7 @@ def tumour_centre(volume: Any) -> tuple[float, float, float] | None:
 def _zoom_on(win: Any, index: tuple[float, float, float], width_mm: float = 150.0) -> None:
     from PySide6.QtCore import QRectF
 
-    for view in win.viewer.views.values():
+    for view in win.viewer.shown_viewports():
         x, y = view.geometry.to_display(index)
         height_mm = width_mm * view.box.height() / max(view.box.width(), 1.0)
         view.box.setRange(QRectF(x - width_mm / 2, y - height_mm / 2, width_mm, height_mm), padding=0)
@@ -325,7 +346,7 @@ def inner_reading() -> int:
             _zoom_on(win, win.viewer.state.position)
             _settle(app)
 
-        code = shoot(settings, demo_folder(), OUT / "overlay_style.png", before_save, size=(1600, 900))
+        code = shoot(settings, demo_folder(), OUT / "overlay_style.png", before_save)
     return max(code, _corrupt_banner_shot(app))
 
 
@@ -355,7 +376,33 @@ def inner_slab() -> int:
             for _ in range(3):
                 _settle(app)
 
-        return shoot(settings, demo_folder(), OUT / "mip_slab.png", before_save, size=(1600, 900))
+        return shoot(settings, demo_folder(), OUT / "mip_slab.png", before_save)
+
+
+def inner_screen() -> int:
+    """Inside Xvfb: the reading screen as it opens at 1280x720, and the 2x2 layout at 1600x900."""
+    from PySide6.QtWidgets import QApplication
+
+    from meddiag_desktop.config import Settings
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+
+    def as_opened(win: MainWindow) -> None:
+        win.view_actions["preset1"].trigger()  # lung window
+        win.view_actions["privacy"].trigger()
+        for _ in range(3):
+            _settle(app)
+
+    def grid(win: MainWindow) -> None:
+        win.view_actions["grid"].trigger()
+        as_opened(win)
+
+    codes = []
+    for name, scene, size in (("reading_1280x720.png", as_opened, (1280, 720)), ("layout_2x2.png", grid, (1600, 900))):
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = Settings(data_dir=Path(tmp) / "data", config_dir=Path(tmp) / "config")
+            codes.append(shoot(settings, demo_folder(), OUT / name, scene, size=size))
+    return max(codes)
 
 
 def _corrupt_banner_shot(app: Any) -> int:
@@ -381,7 +428,7 @@ def _corrupt_banner_shot(app: Any) -> int:
             for _ in range(3):
                 _settle(app)
 
-        return shoot(settings, folder, OUT / "corrupt_banner.png", before_save, size=(1600, 900))
+        return shoot(settings, folder, OUT / "corrupt_banner.png", before_save)
 
 
 def _show_menu_and_grab(app: Any, window: Any, title: str, target: Path) -> None:
@@ -422,4 +469,6 @@ if __name__ == "__main__":
         sys.exit(inner_reading())
     if "--inner-slab" in sys.argv:
         sys.exit(inner_slab())
+    if "--inner-screen" in sys.argv:
+        sys.exit(inner_screen())
     sys.exit(inner() if "--inner" in sys.argv else outer())

@@ -95,4 +95,14 @@ def series_jobs(index: SeriesIndex, roots: Sequence[Path]) -> JobList:
             continue
         jobs.append(_job(record, [i for i in instances if Path(i.path).is_relative_to(root)], root))
     notes = [f"{too_small} CT series with fewer than {MIN_SLICES} images (localisers, single images) left out"]
-    return JobList(tuple(sorted(jobs, key=lambda j: j.folder)), tuple(notes[: bool(too_small)]))
+    notes = notes[: bool(too_small)] + _unreadable_notes(index, roots)
+    return JobList(tuple(sorted(jobs, key=lambda j: j.folder)), tuple(notes))
+
+
+def _unreadable_notes(index: SeriesIndex, roots: Sequence[Path]) -> list[str]:
+    """One note per file under ``roots`` that was not indexed as an image, with the reason."""
+    return [
+        f"left out {_folder_label([problem.path], root)}/{Path(problem.path).name}: {problem.reason}"
+        for root in roots
+        for problem in index.problems(paths_under=str(root))
+    ]

@@ -4,7 +4,8 @@ pydicom's ``dcmread(stop_before_pixels=True)`` builds a full Dataset for every f
 indexing thousands of files needs only ~40 values and the Pixel Data offset, so this
 walks the encoded elements (PS3.5 section 7) and skips everything else by its length.
 Files this reader cannot walk (deflated, malformed) raise ``HeaderParseError`` and the
-caller falls back to pydicom.
+caller falls back to pydicom. Text values are decoded with the file's Specific Character Set
+as pydicom decodes them (``header_text``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import os
 import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from meddiag_desktop.errors import DicomReadError
+from meddiag_desktop.io.header_text import CHARSET_TAG, charset_vrs, decode_text, plain_text
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -83,9 +87,12 @@ _PIXEL_TAG_LE = b"\xe0\x7f\x10\x00"
 _ITEM_LE = b"\xfe\xff\x00\xe0"
 _US_TAGS = frozenset({0x00280002, 0x00280006, 0x00280010, 0x00280011, 0x00280100, 0x00280101, 0x00280103})
 _SQ_WANTED = frozenset({0x00041220})
+_TEXT_VRS = charset_vrs(WANTED_TAGS)  # values decoded with the Specific Character Set (PS3.5 6.1.2.3)
+_SEQ_END_LE = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+FLOAT_PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009})  # Float / Double Float Pixel Data (PS3.3 C.7.6.24)
 
 
-class HeaderParseError(Exception):
+class HeaderParseError(DicomReadError):
     """This file cannot be walked by the lean reader (caller may fall back to pydicom)."""
 
 
@@ -105,6 +112,8 @@ class RawHeader:
     pixel_offset: int = -1  # byte offset of the Pixel Data value, -1 if absent
     pixel_length: int = -1  # value length; -1 for encapsulated (undefined length)
     has_sequence_of_frames: bool = False
+    pixel_tag: int = 0  # which Pixel Data element: 7FE00010 (integers), 7FE00008 or 7FE00009 (floats)
+    pixel_problem: str = ""  # why the pixel data cannot be whole (e.g. the file ends inside it); '' when it can
 
 
 class _Buffer:
@@ -129,6 +138,16 @@ class _Buffer:
         if end > len(self.data):
             raise HeaderParseError("file ends inside the header")
 
+    def read_at(self, pos: int, count: int) -> bytes:
+        """``count`` bytes at ``pos`` (fewer at the end of the file), without growing the window."""
+        if pos + count <= len(self.data):
+            return self.data[pos : pos + count]
+        self._handle.seek(pos)  # type: ignore[attr-defined]
+        try:
+            return self._handle.read(count)  # type: ignore[attr-defined,no-any-return]
+        finally:
+            self._handle.seek(len(self.data))  # type: ignore[attr-defined]
+
 
 def read_header(path: Path) -> RawHeader:
     """Read the indexed tags of one file. Raises ``HeaderParseError`` if it cannot."""
@@ -140,7 +159,11 @@ def read_header(path: Path) -> RawHeader:
         if syntax == DEFLATED_LE:
             raise HeaderParseError("deflated transfer syntax")
         header = RawHeader(values=meta)
-        _Walker(buf, syntax, header).walk(pos)
+        walker = _Walker(buf, syntax, header)
+        walker.walk(pos)
+        walker.decode_texts()
+        if header.pixel_offset >= 0 and header.pixel_length == -1:
+            header.pixel_problem = _encapsulated_problem(buf, header.pixel_offset)
         return header
 
 
@@ -175,13 +198,34 @@ def _read_file_meta(buf: _Buffer, pos: int) -> tuple[dict[str, str | int | tuple
         data = buf.data
         name = WANTED_TAGS.get(tag)
         if name:
-            values[name] = _text(data[pos : pos + length])
+            values[name] = plain_text(data[pos : pos + length])
         pos += length
     return values, pos
 
 
-def _text(raw: bytes) -> str:
-    return raw.decode("latin-1").rstrip("\x00 ").strip()
+def _encapsulated_problem(buf: _Buffer, pos: int) -> str:
+    """Why encapsulated Pixel Data starting at ``pos`` is not whole ('' when it is), PS3.5 A.4.
+
+    Its items must end with a Sequence Delimitation Item inside the file. Nearly every file ends
+    with that delimiter, so one 8-byte read at the end proves it; otherwise the items are
+    followed by their lengths (one small read each, no pixel bytes read).
+    """
+    size = buf.file_size
+    if buf.read_at(size - 8, 8) == _SEQ_END_LE and pos + 8 <= size - 8:
+        return ""
+    items = 0
+    while pos + 8 <= size:
+        group, element, length = struct.unpack("<HHI", buf.read_at(pos, 8))
+        tag = (group << 16) | element
+        if tag == _SEQ_END:
+            return ""
+        if tag != _ITEM or length == _UNDEFINED:
+            return f"its pixel data holds a tag {tag:08X} where a frame item belongs (byte {pos})"
+        pos, items = pos + 8 + length, items + 1
+    if pos == size and items:  # every item whole, only the closing delimiter missing: pydicom reads it, so do we
+        return ""
+    missing = f" ({pos - size} bytes missing)" if pos > size else ""
+    return f"the file ends inside its pixel data{missing}: it is cut short, e.g. an incomplete copy"
 
 
 class _Walker:
@@ -196,6 +240,8 @@ class _Walker:
         self._u16 = struct.Struct(self.endian + "H")
         self._u32 = struct.Struct(self.endian + "I")
         self._depth = 0
+        self._walk_until = 0  # no jump to Pixel Data before this byte: a sequence lies in between
+        self._texts: dict[int, bytes] = {}  # raw values decoded once the Specific Character Set is known
 
     def walk(self, pos: int) -> None:
         """Walk the top-level data set until Pixel Data or end of file."""
@@ -206,12 +252,21 @@ class _Walker:
                 return  # clean end of a file without pixel data
             tag, vr, length, value_pos = self._element_header(pos)
             if tag in PIXEL_DATA_TAGS:
-                self.header.pixel_offset = value_pos
-                self.header.pixel_length = -1 if length == _UNDEFINED else length
+                self._found_pixels(tag, value_pos, -1 if length == _UNDEFINED else length)
                 return
-            if tag > LAST_WANTED_BEFORE_PIXELS and self._jump_to_pixel_data(pos):
+            if tag > LAST_WANTED_BEFORE_PIXELS and pos >= self._walk_until and self._jump_to_pixel_data(pos):
                 return
             pos = self._consume(tag, vr, length, value_pos, top_level=True)
+
+    def decode_texts(self) -> None:
+        """Decode the text values with the file's Specific Character Set, wherever in the header it stood."""
+        charset = self._texts.get(CHARSET_TAG)
+        for tag, raw in self._texts.items():
+            if tag in _TEXT_VRS:
+                self.header.values[WANTED_TAGS[tag]] = decode_text(raw, _TEXT_VRS[tag], charset)
+
+    def _found_pixels(self, tag: int, offset: int, length: int) -> None:
+        self.header.pixel_tag, self.header.pixel_offset, self.header.pixel_length = tag, offset, length
 
     def _jump_to_pixel_data(self, start: int) -> bool:
         """Find Pixel Data by its tag bytes and accept it only if its length proves it.
@@ -219,7 +274,9 @@ class _Walker:
         Private groups after 0028 (e.g. Siemens CSA, Philips 2001/2005) hold hundreds of
         elements we do not need; walking them dominates indexing time. A candidate is
         accepted only when its value is encapsulated (an Item tag follows) or its length is
-        exactly the size the image attributes imply; otherwise the caller keeps walking.
+        exactly the size the image attributes imply; otherwise the caller keeps walking. A
+        candidate after an Item tag may sit inside a sequence (an Icon Image Sequence, PS3.3
+        F.7, holds a Pixel Data of its own): the caller then walks through that sequence first.
         """
         if self.endian != "<":
             return False
@@ -232,31 +289,37 @@ class _Walker:
                 if not self.buf.grow():
                     return False
                 continue
-            if self._accept_pixel_candidate(found, expected):
-                return True
-            search_from = found + 1
+            length = self._pixel_candidate_length(found, expected)
+            if length is None:
+                search_from = found + 1
+                continue
+            item = self.buf.data.find(_ITEM_LE, start, found)
+            if item >= 0:
+                self._walk_until = item + 1
+                return False
+            self._found_pixels(0x7FE00010, found + (12 if self.explicit else 8), length)
+            return True
 
-    def _accept_pixel_candidate(self, at: int, expected: int) -> bool:
+    def _pixel_candidate_length(self, at: int, expected: int) -> int | None:
+        """The value length (-1: encapsulated) if the bytes at ``at`` prove a Pixel Data element, else None."""
         header_len = 12 if self.explicit else 8
         try:
             self.buf.ensure(at + header_len + 4)
         except HeaderParseError:
-            return False
+            return None
         data = self.buf.data
         if self.explicit:
             if data[at + 4 : at + 6] not in (b"OB", b"OW") or data[at + 6 : at + 8] != b"\0\0":
-                return False
+                return None
             length = self._u32.unpack_from(data, at + 8)[0]
         else:
             length = self._u32.unpack_from(data, at + 4)[0]
         value = at + header_len
         if length == _UNDEFINED and data[value : value + 4] == _ITEM_LE:
-            self.header.pixel_offset, self.header.pixel_length = value, -1
-            return True
+            return -1
         if expected > 0 and length in (expected, expected + 1) and value + length <= self.buf.file_size:
-            self.header.pixel_offset, self.header.pixel_length = value, length
-            return True
-        return False
+            return int(length)
+        return None
 
     def _expected_native_length(self) -> int:
         v = self.header.values
@@ -289,14 +352,17 @@ class _Walker:
         """Record the value if wanted; return the position after the element."""
         if length == _UNDEFINED or vr == b"SQ":
             return self._skip_sequence(tag, length, pos)
+        if pos + length > self.buf.file_size:  # a declared length past the end: refuse before reading
+            raise HeaderParseError("file ends inside the header")
         self.buf.ensure(pos + length)
-        if top_level and tag in WANTED_TAGS:
+        if top_level and (tag in WANTED_TAGS or tag == CHARSET_TAG):
             raw = self.buf.data[pos : pos + length]
-            name = WANTED_TAGS[tag]
             if tag in _US_TAGS and length >= 2:
-                self.header.values[name] = self._u16.unpack_from(raw, 0)[0]
+                self.header.values[WANTED_TAGS[tag]] = self._u16.unpack_from(raw, 0)[0]
+            elif tag in _TEXT_VRS or tag == CHARSET_TAG:
+                self._texts[tag] = raw
             else:
-                self.header.values[name] = _text(raw)
+                self.header.values[WANTED_TAGS[tag]] = plain_text(raw)
         return pos + length
 
     def _skip_sequence(self, tag: int, length: int, pos: int) -> int:

@@ -26,14 +26,32 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
     from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 RTSTRUCT_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
+_NOT_PLAIN = "GLOB '*[^ -~]*'"  # holds a character outside printable ASCII (UTF-8 letters, ISO 2022 escapes)
+_NOT_PLAIN_SERIES = (
+    "SELECT s.series_uid FROM series s JOIN studies st ON st.study_uid = s.study_uid"
+    " JOIN patients p ON p.key = st.patient_key WHERE "
+    + " OR ".join(
+        f"{column} {_NOT_PLAIN}"
+        for column in ("p.patient_id", "p.name", "st.description", "st.accession", "s.description", "s.manufacturer")
+    )
+)
 _MIGRATIONS = {
     # 1 -> 2: RT Structure Sets get their own kind (they were "other"), so the browser lists them as results.
     1: (
         f"UPDATE instances SET kind='rtstruct' WHERE sop_class='{RTSTRUCT_CLASS}'",
         "UPDATE series SET kind='rtstruct' WHERE kind='other'"
         " AND series_uid IN (SELECT series_uid FROM instances WHERE kind='rtstruct')",
+    ),
+    # 2 -> 3: text is decoded with the Specific Character Set (it was Latin-1), and Float Pixel Data is no
+    # longer read as integers. The rows that may hold either stay listed but are marked stale (no file has
+    # mtime -1), so the next scan re-reads them and refreshes their names; until then float pixels are left
+    # to pydicom rather than read as integers.
+    2: (
+        f"UPDATE instances SET mtime_ns = -1 WHERE series_uid IN ({_NOT_PLAIN_SERIES})",
+        "UPDATE instances SET mtime_ns = -1, pixel_offset = -2"  # -2: instance_parse.PYDICOM_DECODES
+        " WHERE bits_allocated IN (32, 64) AND pixel_offset > 0",
     ),
 }
 
@@ -166,6 +184,13 @@ class SeriesIndex:
                     "INSERT OR REPLACE INTO problems VALUES (?, ?, ?, ?)",
                     (problem.path, size, mtime, problem.reason),
                 )
+            self._prune()
+
+    def _prune(self) -> None:
+        """Drop the series, studies and patients no file refers to any more."""
+        self._db.execute("DELETE FROM series WHERE series_uid NOT IN (SELECT series_uid FROM instances)")
+        self._db.execute("DELETE FROM studies WHERE study_uid NOT IN (SELECT study_uid FROM series)")
+        self._db.execute("DELETE FROM patients WHERE key NOT IN (SELECT patient_key FROM studies)")
 
     def _store_context(self, context: StudyContext) -> None:
         self._db.execute(
@@ -174,11 +199,17 @@ class SeriesIndex:
         key = self._db.execute(
             "SELECT key FROM patients WHERE patient_id=? AND name=? AND birth_date=?", context.patient[:3]
         ).fetchone()[0]
+        # The last file read refreshes the study's and series' text: a re-read after a reader fix (or an
+        # edited file) must not keep what an older reader stored.
         self._db.execute(
-            "INSERT OR IGNORE INTO studies VALUES (?, ?, ?, ?, ?, ?)", (context.study[0], key, *context.study[1:])
+            "INSERT INTO studies VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (study_uid) DO UPDATE SET"
+            " patient_key=excluded.patient_key, date=excluded.date, time=excluded.time,"
+            " description=excluded.description, accession=excluded.accession",
+            (context.study[0], key, *context.study[1:]),
         )
         self._db.execute(
-            "INSERT OR IGNORE INTO series VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO series VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (series_uid) DO UPDATE SET"
+            " description=excluded.description, manufacturer=excluded.manufacturer",
             (context.series[0], context.study[0], *context.series[1:]),
         )
 
@@ -188,9 +219,7 @@ class SeriesIndex:
             for path in paths:
                 self._db.execute("DELETE FROM instances WHERE path=?", (path,))
                 self._db.execute("DELETE FROM problems WHERE path=?", (path,))
-            self._db.execute("DELETE FROM series WHERE series_uid NOT IN (SELECT series_uid FROM instances)")
-            self._db.execute("DELETE FROM studies WHERE study_uid NOT IN (SELECT study_uid FROM series)")
-            self._db.execute("DELETE FROM patients WHERE key NOT IN (SELECT patient_key FROM studies)")
+            self._prune()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -259,6 +288,11 @@ class SeriesIndex:
                 "SELECT path, reason FROM problems WHERE path >= ? AND path < ? ORDER BY path", _below(paths_under)
             )
         return [ScanProblem(*row) for row in rows]
+
+    def series_uids_under(self, folder: str) -> frozenset[str]:
+        """UIDs of the series with at least one file below ``folder`` (the browser lists them first)."""
+        query = "SELECT DISTINCT series_uid FROM instances WHERE path >= ? AND path < ?"
+        return frozenset(str(row[0]) for row in self._db.execute(query, _below(folder)))
 
     def study_of_series(self, series_uid: str) -> tuple[StudyRecord, PatientRecord]:
         with closing(self._db.cursor()) as cursor:

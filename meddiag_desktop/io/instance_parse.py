@@ -9,10 +9,12 @@ import struct
 from typing import TYPE_CHECKING
 
 import pydicom
-from pydicom.errors import InvalidDicomError
+from pydicom.dataelem import RawDataElement
+from pydicom.errors import BytesLengthException, InvalidDicomError
 
 from meddiag_desktop.core.records import InstanceRecord, ObjectKind, ScanProblem
 from meddiag_desktop.io.header import (
+    FLOAT_PIXEL_TAGS,
     WANTED_TAGS,
     HeaderParseError,
     NotDicomError,
@@ -45,12 +47,22 @@ _KIND_WORDS = {
 
 
 ParsedInstance = tuple[InstanceRecord, StudyContext]
-_PYDICOM_VALUE_ERRORS = (NotImplementedError, ValueError, TypeError, KeyError, OverflowError, struct.error)
+_PYDICOM_VALUE_ERRORS = (
+    NotImplementedError, ValueError, TypeError, KeyError, OverflowError, struct.error, BytesLengthException,
+)  # fmt: skip
+# pydicom reads a value's declared length in one go (CPython allocates all of it, even past the end of the
+# file): larger values stay in the file, and none of the indexed values is ever this large.
+DEFER_BYTES = 1 << 16
 # A frame larger than this (16384 x 16384) is refused before anything is allocated for it.
 MAX_FRAME_PIXELS = 16384 * 16384
 # PS3.5 A.4: each frame of encapsulated Pixel Data fills at least one item (8-byte header, even length > 0).
 MIN_ENCAPSULATED_FRAME_BYTES = 10
 NATIVE_SYNTAXES = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2")
+RLE_LOSSLESS = "1.2.840.10008.1.2.5"
+# PS3.5 G.3.1: an RLE Replicate Run is 2 bytes for at most 128 decoded bytes, so no RLE frame decodes
+# to more than 64 times its encoded size.
+RLE_MAX_EXPANSION = 64
+PYDICOM_DECODES = -2  # pixel_offset of pixels the fast native path must not read (pydicom decodes them)
 
 
 def parse_instance(path: Path, size: int, mtime_ns: int) -> ParsedInstance | ScanProblem:
@@ -74,13 +86,19 @@ def parse_instance(path: Path, size: int, mtime_ns: int) -> ParsedInstance | Sca
 def _read_with_pydicom(path: Path) -> RawHeader | ScanProblem:
     """Fallback for files the lean reader cannot walk (deflated, odd encodings)."""
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        ds = pydicom.dcmread(path, stop_before_pixels=True, defer_size=DEFER_BYTES)
     except InvalidDicomError:
         return ScanProblem(str(path), "not a DICOM file")
     except Exception as exc:
         return ScanProblem(str(path), f"broken DICOM header ({type(exc).__name__}: {exc})")
+    overlong = _overlong_element(ds, path.stat().st_size)
+    if overlong:
+        return ScanProblem(str(path), f"broken DICOM header ({overlong})")
     values: dict[str, str | int | tuple[int, ...]] = {}
     for tag, name in WANTED_TAGS.items():
+        raw = (ds.file_meta if tag >> 16 == 2 else ds).get_item(tag, keep_deferred=True)
+        if isinstance(raw, RawDataElement) and raw.value is None and raw.length > 0:  # deferred: too large
+            return ScanProblem(str(path), f"broken DICOM header ({name} claims {raw.length:,} bytes)")
         try:  # pydicom decodes values lazily: an unknown VR or a bad value raises here
             element = ds.file_meta.get(tag) if tag >> 16 == 2 else ds.get(tag)
             if element is None or element.value is None:
@@ -90,6 +108,16 @@ def _read_with_pydicom(path: Path) -> RawHeader | ScanProblem:
             return ScanProblem(str(path), f"broken DICOM header ({name}: {exc})")
     pixels = "PixelData" in ds or "FloatPixelData" in ds or ds.get("Rows") is not None
     return RawHeader(values=values, pixel_offset=-2 if pixels else -1, pixel_length=-1)
+
+
+def _overlong_element(ds: pydicom.Dataset, size: int) -> str:
+    """An element whose declared length runs past the end of the file ('' if none): reading it would
+    allocate that length, and the misparse behind it (e.g. a length field overwritten) spoils the rest."""
+    for tag in ds.keys():  # noqa: SIM118 - tags, without decoding every value
+        raw = ds.get_item(tag, keep_deferred=True)
+        if isinstance(raw, RawDataElement) and raw.value_tell is not None and raw.value_tell + raw.length > size:
+            return f"element {tag} claims {raw.length:,} bytes, more than the file holds"
+    return ""
 
 
 def _value_text(value: object) -> str | int:
@@ -111,9 +139,11 @@ def _record_from_header(path: str, size: int, mtime_ns: int, header: RawHeader) 
     series_uid, sop_uid = str(v["SeriesInstanceUID"]), str(v["SOPInstanceUID"])
     kind = _object_kind(sop_class, header)
     if kind is ObjectKind.IMAGE:
-        impossible = _unknown_syntax(v) or _impossible_size(v, header, size)
+        impossible = _unknown_syntax(v) or header.pixel_problem or _impossible_size(v, header, size)
         if impossible:
             return ScanProblem(path, impossible)
+    elif kind is ObjectKind.OTHER and _is_image_class(sop_class) and header.pixel_offset == -1:
+        return ScanProblem(path, "an image without its Pixel Data: the file is cut short or broken")
     record = InstanceRecord(
         path=path,
         size=size,
@@ -143,7 +173,7 @@ def _record_from_header(path: str, size: int, mtime_ns: int, header: RawHeader) 
         window_center=str(v.get("WindowCenter", "")),
         window_width=str(v.get("WindowWidth", "")),
         image_type=str(v.get("ImageType", "")),
-        pixel_offset=header.pixel_offset,
+        pixel_offset=PYDICOM_DECODES if header.pixel_tag in FLOAT_PIXEL_TAGS else header.pixel_offset,
         pixel_length=header.pixel_length,
     )
     return record, _context(v, kind)
@@ -192,6 +222,11 @@ def _object_kind(sop_class: str, header: RawHeader) -> ObjectKind:
     return ObjectKind.IMAGE if has_pixels else ObjectKind.OTHER
 
 
+def _is_image_class(sop_class: str) -> bool:
+    """True for the image storage SOP classes (PS3.4 B.5), whose IODs require Pixel Data (PS3.3 C.7.6.3)."""
+    return pydicom.uid.UID(sop_class).name.endswith("Image Storage")
+
+
 def _unknown_syntax(v: dict[str, str | int | tuple[int, ...]]) -> str:
     """Why the pixels can never be decoded: a Transfer Syntax UID no standard defines (PS3.6 Annex A)."""
     syntax = pydicom.uid.UID(str(v.get("TransferSyntaxUID", NATIVE_SYNTAXES[0])))
@@ -204,7 +239,8 @@ def _impossible_size(v: dict[str, str | int | tuple[int, ...]], header: RawHeade
     """Why the declared image size cannot be true of this file ('' when it can), before any allocation.
 
     Native Pixel Data (PS3.5 8.1.1) holds exactly rows x columns x samples x frames x bits / 8
-    bytes; encapsulated Pixel Data (PS3.5 A.4) needs at least one item per frame.
+    bytes, within its declared length and within the file; encapsulated Pixel Data (PS3.5 A.4)
+    needs at least one item per frame, and RLE at least 1/64 of the decoded size (PS3.5 G.3.1).
     """
     rows, columns = _int(v.get("Rows")) or 0, _int(v.get("Columns")) or 0
     frames, samples = _int(v.get("NumberOfFrames")) or 1, _int(v.get("SamplesPerPixel")) or 1
@@ -212,11 +248,14 @@ def _impossible_size(v: dict[str, str | int | tuple[int, ...]], header: RawHeade
     what = f"{frames} frame{'s' if frames != 1 else ''} of {rows} x {columns} pixels"
     if min(rows, columns, frames, samples, bits) < 0:
         return f"broken image header: negative size ({what})"
+    if rows * columns * bits == 0:
+        return f"broken image header: no image size ({what}, {bits} bits allocated)"
     if rows * columns > MAX_FRAME_PIXELS:
         return f"declares {what}, larger than any image this app can show ({MAX_FRAME_PIXELS:,} pixels a frame)"
     declared = rows * columns * samples * frames * bits // 8
-    if str(v.get("TransferSyntaxUID", NATIVE_SYNTAXES[0])) in NATIVE_SYNTAXES:
-        available = header.pixel_length if header.pixel_length >= 0 else size
+    syntax = str(v.get("TransferSyntaxUID", NATIVE_SYNTAXES[0]))
+    if syntax in NATIVE_SYNTAXES:
+        available = _native_bytes_available(header, size)
         if declared > available:
             return (
                 f"declares {what} ({_size_text(declared)}) but holds only {_size_text(available)} "
@@ -224,7 +263,18 @@ def _impossible_size(v: dict[str, str | int | tuple[int, ...]], header: RawHeade
             )
     elif frames * MIN_ENCAPSULATED_FRAME_BYTES > size:
         return f"declares {what} but the whole file is only {_size_text(size)}: the header or the file is broken"
+    elif syntax == RLE_LOSSLESS and declared > RLE_MAX_EXPANSION * size:
+        return (
+            f"declares {what} ({_size_text(declared)}), more than RLE can hold in a file of {_size_text(size)}: "
+            "the header or the file is broken"
+        )
     return ""
+
+
+def _native_bytes_available(header: RawHeader, size: int) -> int:
+    """Pixel bytes really in the file: the declared value length, cut at the end of the file."""
+    in_file = size - header.pixel_offset if header.pixel_offset >= 0 else size
+    return min(header.pixel_length, in_file) if header.pixel_length >= 0 else in_file
 
 
 def _size_text(count: int) -> str:

@@ -149,6 +149,12 @@ def _decode_dataset(ds: pydicom.Dataset, name: str) -> NDArray[np.generic]:
         raise DicomReadError(f"{name}: broken pixel data — {_first_line(exc)}") from exc
     except Exception as exc:
         raise DicomReadError(f"{name}: broken pixel data — {_first_line(exc)}") from exc
+    except BaseException as exc:
+        if type(exc).__module__ != "pyo3_runtime":
+            raise
+        # A Rust decoder's panic (pyo3 PanicException, a BaseException): pylibjpeg-rle panics on
+        # frames larger than Rows x Columns say. Broken input, not a reason to stop the program.
+        raise DicomReadError(f"{name}: broken pixel data — the decoder failed ({_first_line(exc)})") from exc
     return result
 
 

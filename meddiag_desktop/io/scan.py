@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pydicom
 
 from meddiag_desktop.core.progress import CancelToken, ProgressFn, no_progress
-from meddiag_desktop.core.records import ScanProblem, ScanSummary
+from meddiag_desktop.core.records import ObjectKind, ScanProblem, ScanSummary
 from meddiag_desktop.errors import DicomReadError
 from meddiag_desktop.io.instance_parse import ParsedInstance, describe_non_image, parse_instance
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH = 500
+NON_IMAGE_KINDS = tuple(kind for kind in ObjectKind if kind is not ObjectKind.IMAGE)
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,9 @@ def scan(
     changed = [f for f in files if known.get(f.path) != (f.size, f.mtime_ns)]
     removed = set(known) - {f.path for f in files} if target.is_dir() else set()
     progress(0, len(changed), f"Reading {len(changed)} new or changed files")
-    problems = _parse_and_store(changed, index, progress, cancel or CancelToken())
+    _parse_and_store(changed, index, progress, cancel or CancelToken())
     index.remove(removed)
+    problems = _problems_of(index, root, files)
     summary = ScanSummary(
         root=str(root),
         files_seen=len(files),
@@ -72,10 +74,7 @@ def scan(
     return summary
 
 
-def _parse_and_store(
-    files: list[FileStamp], index: SeriesIndex, progress: ProgressFn, cancel: CancelToken
-) -> list[ScanProblem]:
-    problems: list[ScanProblem] = []
+def _parse_and_store(files: list[FileStamp], index: SeriesIndex, progress: ProgressFn, cancel: CancelToken) -> None:
     for start in range(0, len(files), BATCH):
         cancel.raise_if_cancelled("Scanning")
         batch = files[start : start + BATCH]
@@ -84,19 +83,29 @@ def _parse_and_store(
         for stamp in batch:
             if stamp.name_problem:
                 failed.append((ScanProblem(stamp.path, stamp.name_problem), stamp.size, stamp.mtime_ns))
-                problems.append(failed[-1][0])
                 continue
             result = parse_instance(Path(stamp.path), stamp.size, stamp.mtime_ns)
             if isinstance(result, ScanProblem):
                 failed.append((result, stamp.size, stamp.mtime_ns))
-                problems.append(result)
             else:
                 parsed.append(result)
-                if result[0].kind.value != "image":
-                    problems.append(ScanProblem(stamp.path, describe_non_image(result[0].kind)))
         index.store(parsed, failed)
         progress(start + len(batch), len(files), f"Indexed {start + len(batch)} of {len(files)} files")
-    return problems
+
+
+def _problems_of(index: SeriesIndex, root: Path, files: list[FileStamp]) -> tuple[ScanProblem, ...]:
+    """Every file of this scan not shown as an image, with its reason, whether read now or before.
+
+    Reasons are stored per file, so a folder opened again names its unreadable files again.
+    """
+    seen = {f.path for f in files}
+    unreadable = [p for p in index.problems(str(root)) if p.path in seen]
+    others = [
+        ScanProblem(record.path, describe_non_image(record.kind))
+        for _, record in index.result_instances(NON_IMAGE_KINDS)
+        if record.path in seen
+    ]
+    return tuple(sorted(unreadable + others, key=lambda p: p.path))
 
 
 def _walk(root: Path) -> Iterator[FileStamp]:

@@ -32,6 +32,7 @@ _KINDS: dict[str, tuple[str, tuple[str, ...], str, str]] = {
     # A reveal covers its row and the reading outcomes written with it (like a run its findings).
     "reveal": ("reveals", ("review_id", "version"), "*", ""),
     "ood_override": ("ood_overrides", ("override_id",), "*", ""),
+    "measurement": ("measurements", ("seq",), "*", ""),
 }  # fmt: skip
 
 _LABELS = {
@@ -45,6 +46,7 @@ _LABELS = {
     "reading": "the read-first mode of review {0} version {1}",
     "reveal": "the AI reveal (and reading outcomes) of review {0} version {1}",
     "ood_override": "input-check override {0}",
+    "measurement": "measurement change {0}",
 }
 TABLES = {kind: spec[0] for kind, spec in _KINDS.items()}
 

@@ -105,6 +105,13 @@ class ReviewState:
                 return item
         raise KeyError(finding_id)
 
+    def with_finding(self, item: ReviewFinding) -> ReviewState:
+        """This state with ``item`` in place of the finding with its id (added last if new), as restore shows it."""
+        ids = [f.id for f in self.findings]
+        if item.id not in ids:
+            return replace(self, findings=(*self.findings, item))
+        return replace(self, findings=tuple(item if f.id == item.id else f for f in self.findings))
+
 
 @dataclass(frozen=True)
 class SignOffSummary:

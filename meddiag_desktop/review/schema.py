@@ -43,6 +43,10 @@ CREATE TABLE IF NOT EXISTS ood_overrides (
     override_id INTEGER PRIMARY KEY, series_uid TEXT NOT NULL, study_uid TEXT NOT NULL, model_ref TEXT NOT NULL,
     time_utc TEXT NOT NULL, os_user TEXT NOT NULL, display_name TEXT NOT NULL, reason TEXT NOT NULL,
     input_check TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS measurements (
+    seq INTEGER PRIMARY KEY, series_uid TEXT NOT NULL, study_uid TEXT NOT NULL, number INTEGER NOT NULL,
+    action TEXT NOT NULL, data TEXT NOT NULL, time_utc TEXT NOT NULL, os_user TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS measurements_by_series ON measurements (series_uid, number, seq);
 """
 
 # version_runs: an amendment that brought a new AI run (version N shows run X's findings).
@@ -50,8 +54,10 @@ CREATE TABLE IF NOT EXISTS ood_overrides (
 # with what the radiologist had found independently (independent / ai_only / ai_missed).
 # ood_overrides: an AI run allowed on a series outside the model's validated range, with the typed reason
 # and the input check as JSON; the run's payload names the override it ran under (``review.ood_record``).
+# measurements: every change of a viewer measurement of a series (added / edited / deleted), newest row per
+# (series, number) wins (``review.measurements``).
 _IMMUTABLE = ("ai_runs", "ai_findings", "ai_maps", "reviews", "decisions", "mask_edits", "version_runs", "readings",
-              "reveals", "reading_outcomes", "ood_overrides")  # fmt: skip
+              "reveals", "reading_outcomes", "ood_overrides", "measurements")  # fmt: skip
 
 TRIGGERS = (
     "\n".join(

@@ -99,8 +99,7 @@ class ReviewService:
 
     def run_maps(self, run_id: str) -> dict[str, NDArray[np.float32]]:
         """The run's stored display maps (8-bit precision), e.g. ``{"probability": ...}``."""
-        rows = self.store.db.execute("SELECT kind, data FROM ai_maps WHERE run_id = ?", (run_id,))
-        return {kind: decode_map(data) for kind, data in rows}
+        return stored_maps(self.store.db, run_id)
 
     # -- opening and restoring --------------------------------------------------------------
 
@@ -309,8 +308,7 @@ class ReviewService:
         return self.restore(state.review_id)
 
     def next_added_id(self, state: ReviewState) -> str:
-        taken = {f.id for f in state.findings}
-        return next(f"R{n}" for n in range(1, len(taken) + 2) if f"R{n}" not in taken)
+        return next_added_id(state)
 
     def record_event(
         self, state: ReviewState, event: str, finding_id: str = "", details: dict[str, Any] | None = None
@@ -485,6 +483,18 @@ class ReviewService:
 # "Name (account)", or the account alone: the display name is shown beside the OS account, never instead of it.
 _SIGNER = ("CASE WHEN {t}signed_utc IS NULL THEN '' WHEN COALESCE({t}signed_by_name, '') = '' THEN {t}signed_by_user"
            " ELSE {t}signed_by_name || ' (' || {t}signed_by_user || ')' END")  # fmt: skip
+
+
+def stored_maps(db: sqlite3.Connection, run_id: str) -> dict[str, NDArray[np.float32]]:
+    """The run's stored display maps (8-bit precision), read on any connection."""
+    rows = db.execute("SELECT kind, data FROM ai_maps WHERE run_id = ?", (run_id,))
+    return {kind: decode_map(data) for kind, data in rows}
+
+
+def next_added_id(state: ReviewState) -> str:
+    """The id of the next lesion the radiologist draws: the first free ``R<n>``."""
+    taken = {f.id for f in state.findings}
+    return next(f"R{n}" for n in range(1, len(taken) + 2) if f"R{n}" not in taken)
 
 
 def _refuse_hidden(state: ReviewState, origin: str) -> None:

@@ -34,8 +34,9 @@ log = logging.getLogger(__name__)
 # 2: entries seal fact digests and carry an HMAC; store id; checkpoints.
 # 3: amendments with a new AI run, read-first readings and reveals (new tables only: nothing is rewritten).
 # 4: overrides of the AI input check (a new table only: nothing is rewritten).
-SCHEMA_VERSION = "4"
-_ADDED_TABLES_ONLY = ("2", "3")  # schemas that reach SCHEMA_VERSION by the tables created at open
+# 5: the viewer's measurements of a series (a new table only: nothing is rewritten).
+SCHEMA_VERSION = "5"
+_ADDED_TABLES_ONLY = ("2", "3", "4")  # schemas that reach SCHEMA_VERSION by the tables created at open
 STORE_UPGRADED = "store_upgraded"
 CHECKPOINT_EVENTS = frozenset({"signed_off", audit.STORE_CREATED, audit.STORE_MIGRATED, STORE_UPGRADED})
 
@@ -54,10 +55,18 @@ class ReviewStore:
         The audit key; by default the OS keyring's (if usable) or the key file's in ``config_dir``.
     checkpoint_every
         Write a checkpoint outside the database every this many entries (and at sign-off).
+    busy_timeout_s
+        How long one statement waits for another connection's write lock before "database is locked".
     """
 
     def __init__(
-        self, path: Path, config_dir: Path | None = None, *, key: AuditKey | None = None, checkpoint_every: int = 20
+        self,
+        path: Path,
+        config_dir: Path | None = None,
+        *,
+        key: AuditKey | None = None,
+        checkpoint_every: int = 20,
+        busy_timeout_s: float = 30.0,
     ) -> None:
         if config_dir is None:
             from meddiag_desktop.config import Settings
@@ -71,7 +80,7 @@ class ReviewStore:
         self.key = key or load_key(config_dir, system_keyring())
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self.db = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute("PRAGMA foreign_keys=ON")
@@ -123,7 +132,7 @@ class ReviewStore:
         log.info("review store %s migrated to schema %s (%d legacy entries)", self.path, SCHEMA_VERSION, legacy)
 
     def _upgrade_tables(self, db: sqlite3.Connection, old: int) -> None:
-        """Schemas 3 and 4 only add tables (created above); every row and entry stays as it was."""
+        """Schemas 3 to 5 only add tables (created above); every row and entry stays as it was."""
         db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
         if db.execute("SELECT 1 FROM audit LIMIT 1").fetchone() is not None:
             event = audit.AuditEvent(STORE_UPGRADED, details={"from_schema": old, "to_schema": int(SCHEMA_VERSION)})

@@ -6,18 +6,20 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QComboBox, QLabel, QSpinBox
+from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QSpinBox, QToolButton
 
 from meddiag_desktop.core.slab import DEFAULT_MM, MAX_MM, MIN_MM, SlabMode
 from meddiag_desktop.core.window_level import PRESETS
+from meddiag_desktop.ui.viewer.layouts import Layout
+from meddiag_desktop.ui.viewer.orientation import Plane
 from meddiag_desktop.ui.viewer.slice_view import Tool
-from meddiag_desktop.ui.viewer.viewer_widget import Layout
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
+    from PySide6.QtWidgets import QMainWindow, QToolBar
 
+    from meddiag_desktop.ui.viewer.layouts import Arrangement
     from meddiag_desktop.ui.viewer.viewer_widget import ViewerWidget
 
 TOOL_KEYS = {
@@ -29,6 +31,15 @@ TOOL_KEYS = {
     Tool.BRUSH: ("Brush (mask edit)", "B"),
     Tool.ERASER: ("Eraser (mask edit)", "X"),
 }
+TOOLBAR_TEXT = {Tool.WINDOW: "W/L", Tool.CROSSHAIR: "Cross", Tool.ELLIPSE: "Ellipse", Tool.RECTANGLE: "Rect",
+                Tool.BRUSH: "Brush", Tool.ERASER: "Eraser"}  # fmt: skip  # short, so the toolbar fits 1280 px
+
+
+def short_label(action: QAction, text: str) -> None:
+    """``text`` on the toolbar, the full name and key in its tooltip (the menu keeps the full name)."""
+    action.setIconText(text)
+    key = action.shortcut().toString()
+    action.setToolTip(f"{action.text()} ({key})" if key else action.text())
 
 
 def make_action(window: QMainWindow, text: str, key: str, slot: Callable[[], object]) -> QAction:
@@ -55,12 +66,12 @@ def key_table(window: QMainWindow) -> str:
 def build_view_menu(window: QMainWindow, menu: QMenu, viewer: ViewerWidget) -> dict[str, QAction]:
     """Layouts, presets, invert, privacy, zoom and cine."""
     actions: dict[str, QAction] = {}
-    actions["layout"] = make_action(window, "Toggle single / 1×3 MPR layout", "L", viewer.toggle_layout)
-    actions["single"] = make_action(window, "Single view", "Ctrl+1", lambda: viewer.set_layout(Layout.SINGLE))
-    actions["mpr"] = make_action(
-        window, "1×3 MPR (axial, coronal, sagittal)", "Ctrl+3", lambda: viewer.set_layout(Layout.MPR)
-    )
-    menu.addActions([actions["layout"], actions["single"], actions["mpr"]])
+    actions["layout"] = make_action(window, "Toggle one viewport / the last layout", "L", viewer.toggle_layout)
+    menu.addAction(actions["layout"])
+    layout_menu = menu.addMenu("Layout")
+    build_layout_actions(window, layout_menu, viewer, actions)
+    actions["layout_menu"] = layout_menu.menuAction()
+    build_plane_actions(window, menu.addMenu("Plane of the active viewport"), viewer, actions)
     menu.addSeparator()
     presets = menu.addMenu("Window presets")
     for preset in PRESETS:
@@ -83,6 +94,54 @@ def build_view_menu(window: QMainWindow, menu: QMenu, viewer: ViewerWidget) -> d
     return actions
 
 
+LAYOUT_KEYS = {
+    Layout.SINGLE: ("single", "1×1: one viewport", "Ctrl+1"),
+    Layout.PAIR: ("pair", "1×2: axial and coronal", "Ctrl+2"),
+    Layout.MPR: ("mpr", "1×3 MPR: axial, coronal, sagittal", "Ctrl+3"),
+    Layout.GRID: ("grid", "2×2: axial, coronal, sagittal and axial", "Ctrl+4"),
+}
+PLANE_KEYS = {Plane.AXIAL: "Shift+A", Plane.CORONAL: "Shift+C", Plane.SAGITTAL: "Shift+S"}
+
+
+def build_layout_actions(window: QMainWindow, menu: QMenu, viewer: ViewerWidget, actions: dict[str, QAction]) -> None:
+    """One checkable action per layout (exclusive), kept in step with the viewer."""
+    group = QActionGroup(window)
+    for layout, (name, text, key) in LAYOUT_KEYS.items():
+        action = make_action(window, text, key, partial(viewer.set_layout, layout))
+        action.setCheckable(True)
+        action.setChecked(layout is viewer.current_layout)
+        group.addAction(action)
+        menu.addAction(action)
+        actions[name] = action
+    viewer.layout_changed.connect(lambda arrangement: actions[LAYOUT_KEYS[arrangement.layout][0]].setChecked(True))
+
+
+def build_plane_actions(window: QMainWindow, menu: QMenu, viewer: ViewerWidget, actions: dict[str, QAction]) -> None:
+    """Axial, coronal or sagittal in the active viewport (right-click a viewport for its own menu)."""
+    for plane, key in PLANE_KEYS.items():
+        actions[f"plane_{plane.value}"] = make_action(window, plane.value.capitalize(), key,
+                                                      partial(viewer.set_plane, plane))  # fmt: skip
+        menu.addAction(actions[f"plane_{plane.value}"])
+
+
+def build_layout_button(toolbar: QToolBar, menu_action: QAction, viewer: ViewerWidget) -> QToolButton:
+    """A toolbar button naming the current layout; it opens the Layout menu (``menu_action``'s)."""
+    button = QToolButton()
+    menu = menu_action.menu()
+    if isinstance(menu, QMenu):
+        button.setMenu(menu)
+    button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+    button.setToolTip("Viewport layout (Ctrl+1 1×1, Ctrl+2 1×2, Ctrl+3 1×3, Ctrl+4 2×2; L toggles one viewport)")
+
+    def show(arrangement: Arrangement) -> None:
+        button.setText(f"Layout {arrangement.layout.label}")
+
+    show(viewer.arrangement)
+    viewer.layout_changed.connect(show)
+    toolbar.addWidget(button)
+    return button
+
+
 def build_tools(window: QMainWindow, menu: QMenu, toolbar: QToolBar, viewer: ViewerWidget) -> dict[Tool, QAction]:
     """Exclusive mouse tools, in the Tools menu and on the toolbar."""
     group = QActionGroup(window)
@@ -90,6 +149,7 @@ def build_tools(window: QMainWindow, menu: QMenu, toolbar: QToolBar, viewer: Vie
     for tool, (text, key) in TOOL_KEYS.items():
         action = make_action(window, text, key, partial(viewer.set_tool, tool))
         action.setCheckable(True)
+        short_label(action, TOOLBAR_TEXT.get(tool, text))
         group.addAction(action)
         menu.addAction(action)
         toolbar.addAction(action)
@@ -100,8 +160,9 @@ def build_tools(window: QMainWindow, menu: QMenu, toolbar: QToolBar, viewer: Vie
 
 
 def build_cine_controls(toolbar: QToolBar, viewer: ViewerWidget) -> QSpinBox:
-    toolbar.addWidget(QLabel(" Cine fps "))
+    toolbar.addWidget(QLabel(" fps "))
     fps = QSpinBox()
+    fps.setToolTip("Cine speed, frames per second")
     fps.setRange(1, 60)
     fps.setValue(viewer.cine_fps)
     fps.valueChanged.connect(viewer.set_cine_fps)

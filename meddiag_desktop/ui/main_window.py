@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QActionGroup
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QProgressBar,
     QPushButton,
+    QTabBar,
     QToolBar,
     QWidget,
 )
@@ -22,11 +23,14 @@ from PySide6.QtWidgets import (
 from meddiag_desktop.config import ReadingMode
 from meddiag_desktop.io.decode_pool import DecodePool
 from meddiag_desktop.ui import actions
+from meddiag_desktop.ui.browser.browser_panel import BrowserPanel
 from meddiag_desktop.ui.browser.study_browser import StudyBrowser
 from meddiag_desktop.ui.controllers.results_controller import ResultsController
 from meddiag_desktop.ui.controllers.series_controller import SeriesController
 from meddiag_desktop.ui.controllers.study_controller import StudyController
 from meddiag_desktop.ui.dialogs import review_dialogs
+from meddiag_desktop.ui.hanging import FILE_NAME, HangingProtocol, HangingStore
+from meddiag_desktop.ui.panel_strips import PanelStrips, scroll_vertically
 from meddiag_desktop.ui.panels import Level, MeasurementsPanel, NotificationPanel
 from meddiag_desktop.ui.results.results_panel import ResultsPanel
 from meddiag_desktop.ui.review.review_screen import ReviewScreen
@@ -41,6 +45,8 @@ if TYPE_CHECKING:
     from meddiag_desktop.config import Settings
 
 TITLE = "MedDiag Desktop — decision support only, not a medical device"
+RIGHT_PANEL_WIDTH = 320  # with the browser on its strip, images get >= 70 % of a 1600x900 window
+NOTES_HEIGHT = 110
 
 
 class MainWindow(QMainWindow):
@@ -54,7 +60,9 @@ class MainWindow(QMainWindow):
         self.viewer = ViewerWidget(self)
         self.setCentralWidget(self.viewer)
         self.notes = NotificationPanel(self)
+        self.hanging = HangingProtocol(self.viewer, HangingStore(settings.config_dir / FILE_NAME), self.notes, self)
         self.browser = StudyBrowser(self)
+        self.browser_panel = BrowserPanel(self.browser, self)
         self.measurements = MeasurementsPanel(self.viewer.store, self)
         self.studies = StudyController(settings, self.runner, self.browser, self.notes, self)
         self.decode_pool = DecodePool(workers=2)  # processes start only when an expensive codec is loaded
@@ -78,11 +86,14 @@ class MainWindow(QMainWindow):
         dock.setObjectName(title)
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
+        self.strips.manage(dock, area)
         return dock
 
     def _build_docks(self) -> None:
-        self.browser_dock = self._dock("Studies", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.review_dock = self._dock("AI review", self.review.panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.strips = PanelStrips(self)
+        self.browser_dock = self._dock("Studies", self.browser_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.review_dock = self._dock("AI review", scroll_vertically(self.review.panel),
+                                      Qt.DockWidgetArea.RightDockWidgetArea)  # fmt: skip
         measurements = self._dock("Measurements", self.measurements, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(measurements, self.review_dock)
         self.results_dock = self._dock("Reference results", self.results_panel, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -91,10 +102,16 @@ class MainWindow(QMainWindow):
                                        Qt.DockWidgetArea.RightDockWidgetArea)  # fmt: skip
         self.tabifyDockWidget(self.results_dock, self.history_dock)
         self.review_dock.raise_()
-        self.resizeDocks([self.review_dock], [470], Qt.Orientation.Horizontal)
-        notes_dock = self._dock("Notifications", self.notes, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.resizeDocks([self.browser_dock], [440], Qt.Orientation.Horizontal)
-        self.resizeDocks([notes_dock], [110], Qt.Orientation.Vertical)
+        # under the review tabs, not across the bottom: the images keep the window's height
+        self.notes_dock = self._dock("Notifications", self.notes, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.resizeDocks([self.review_dock, self.browser_dock], [RIGHT_PANEL_WIDTH, 440], Qt.Orientation.Horizontal)
+        QTimer.singleShot(0, self._on_docks_placed)  # the dock tabs and heights exist once the window is laid out
+
+    def _on_docks_placed(self) -> None:
+        self.resizeDocks([self.notes_dock], [NOTES_HEIGHT], Qt.Orientation.Vertical)
+        for tabs in self.findChildren(QTabBar):  # full panel names on the tabs of a narrow side (they scroll)
+            tabs.setElideMode(Qt.TextElideMode.ElideNone)
+            tabs.setUsesScrollButtons(True)
 
     def _build_status_bar(self) -> None:
         self.status_label = QLabel("Open a DICOM folder (File ▸ Open folder, or drop it here).")
@@ -126,7 +143,8 @@ class MainWindow(QMainWindow):
         self.addToolBar(toolbar)
         self.tool_actions = actions.build_tools(self, self.menuBar().addMenu("&Tools"), toolbar, self.viewer)
         toolbar.addSeparator()
-        toolbar.addAction(self.view_actions["layout"])
+        self.layout_button = actions.build_layout_button(toolbar, self.view_actions["layout_menu"], self.viewer)
+        actions.short_label(self.view_actions["cine"], "Cine")
         toolbar.addAction(self.view_actions["cine"])
         self.fps_box = actions.build_cine_controls(toolbar, self.viewer)
         self.slab_mode_box, self.slab_mm_box = actions.build_slab_controls(toolbar, self.viewer)
@@ -152,6 +170,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.browser.series_activated.connect(self.series.open)
+        self.studies.series_chosen.connect(self.series.open)
         self.browser.result_activated.connect(self._on_browser_result_activated)
         self.studies.scan_finished.connect(self.results.list_results)
         self.series.loaded.connect(self.results.on_series_loaded)
@@ -168,6 +187,8 @@ class MainWindow(QMainWindow):
         self.stack_box.activated.connect(self._on_stack_box_activated)
         self.cancel_button.clicked.connect(self.studies.cancel)
         self.viewer.state.display_changed.connect(self._on_state_display_changed)
+        self.viewer.state.volume_changed.connect(self._on_state_volume_changed)
+        self.notes.notified.connect(self._on_notes_notified)
 
     # -- slots -----------------------------------------------------------------------------
 
@@ -198,6 +219,8 @@ class MainWindow(QMainWindow):
         self.status_label.setText(message)
 
     def _on_studies_busy_changed(self, busy: bool) -> None:
+        if busy:  # a folder is being opened: show its studies
+            self.strips.expand(self.browser_dock)
         self.cancel_button.setVisible(busy)
         self.progress.setVisible(busy)
         if busy:
@@ -252,6 +275,14 @@ class MainWindow(QMainWindow):
 
     def _on_keys_triggered(self) -> None:
         review_dialogs.show_text(self, "Keys", actions.key_table(self))
+
+    def _on_state_volume_changed(self) -> None:
+        """A series opened: the study browser steps aside to a strip (one click brings it back)."""
+        if self.viewer.state.volume is not None:
+            self.strips.collapse(self.browser_dock)
+
+    def _on_notes_notified(self, _level: str, _text: str) -> None:
+        self.strips.count_unseen(self.notes_dock)
 
     def _on_state_display_changed(self) -> None:
         self.browser.set_privacy(self.viewer.state.privacy)

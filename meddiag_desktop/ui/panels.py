@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_NOTES = 200
+SERIES_ROLE = Qt.ItemDataRole.UserRole + 1  # the series a message is about; "" for none
 
 
 class Level(enum.Enum):
@@ -30,7 +31,12 @@ _PREFIX = {Level.INFO: "", Level.WARNING: "⚠ ", Level.ERROR: "✖ "}
 
 
 class NotificationPanel(QListWidget):
-    """A list of messages for the user; never shows a traceback."""
+    """A list of messages for the user; never shows a traceback.
+
+    A message about one series (``series_uid``) is shown only while that series is (issue 11);
+    the others (scans, settings, errors of no series) always are. Messages of a series not shown
+    are kept, hidden, and come back with it; the same message of a series is listed once.
+    """
 
     notified = Signal(str, str)  # level value, text
 
@@ -38,26 +44,49 @@ class NotificationPanel(QListWidget):
         super().__init__(parent)
         self.setWordWrap(True)
         self.setAlternatingRowColors(True)
+        self.shown_series = ""
 
-    def notify(self, level: Level, text: str) -> None:
+    def notify(self, level: Level, text: str, series_uid: str = "") -> None:
+        if series_uid:
+            self._drop(series_uid, _PREFIX[level] + text)
         item = QListWidgetItem(_PREFIX[level] + text)
         item.setForeground(QBrush(_COLORS[level]))
         item.setData(Qt.ItemDataRole.UserRole, level.value)
+        item.setData(SERIES_ROLE, series_uid)
         self.insertItem(0, item)
+        item.setHidden(bool(series_uid) and series_uid != self.shown_series)
         while self.count() > MAX_NOTES:
             self.takeItem(self.count() - 1)
         self.notified.emit(level.value, text)
 
-    def report(self, exc: BaseException) -> None:
+    def report(self, exc: BaseException, series_uid: str = "") -> None:
         """Show an exception as one plain sentence."""
         if isinstance(exc, MeddiagError):
-            self.notify(Level.ERROR, str(exc))
+            self.notify(Level.ERROR, str(exc), series_uid)
         else:
             log.error("unexpected error: %s", type(exc).__name__)
-            self.notify(Level.ERROR, f"Unexpected problem ({type(exc).__name__}): {exc}")
+            self.notify(Level.ERROR, f"Unexpected problem ({type(exc).__name__}): {exc}", series_uid)
+
+    def show_series(self, series_uid: str) -> None:
+        """Show the messages of ``series_uid`` and of no series; hide those of every other series."""
+        self.shown_series = series_uid
+        for row in range(self.count()):
+            owner = self.item(row).data(SERIES_ROLE)
+            self.item(row).setHidden(bool(owner) and owner != series_uid)
+
+    def _drop(self, series_uid: str, text: str) -> None:
+        for row in reversed(range(self.count())):
+            item = self.item(row)
+            if item.data(SERIES_ROLE) == series_uid and item.text() == text:
+                self.takeItem(row)
 
     def messages(self) -> list[str]:
+        """Every message kept, newest first, including the hidden ones of series not shown."""
         return [self.item(i).text() for i in range(self.count())]
+
+    def shown_messages(self) -> list[str]:
+        """The messages on screen, newest first."""
+        return [self.item(i).text() for i in range(self.count()) if not self.item(i).isHidden()]
 
 
 class MeasurementsPanel(QWidget):

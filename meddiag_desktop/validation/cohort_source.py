@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from meddiag_desktop.config import PROJECT_ROOT
+from meddiag_desktop.config import demo_dir
 from meddiag_desktop.errors import MeddiagError
 from meddiag_desktop.inference.lung_mask import body_mask, lung_mask
 from meddiag_desktop.io._sitk import sitk
@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEMO_SERIES = PROJECT_ROOT / "resources" / "demo"
-DEMO_BOXES = PROJECT_ROOT / "resources" / "demo_annotations"
+DEMO_SERIES = demo_dir()
+DEMO_BOXES = DEMO_SERIES.parent / "demo_annotations"
 DEMO_NAME = "TCIA Lung-PET-CT-Dx A0001 (CC BY 4.0; Li P. et al., TCIA 2020, doi:10.7937/TCIA.2020.NNC20461)"
 SLAB_MM = 40.0  # a generated study's extent along z: keeps one analysis at ~1-2 s on 2 cores
 LESION_MARGIN_MM = 15.0  # a slab keeps this far from the series' own reference lesions

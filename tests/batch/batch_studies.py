@@ -27,7 +27,7 @@ class StudySpec:
     first_slice: int = 10
     slices: int = 10
     pixel_spacing_mm: float | None = None  # set to refuse the study (outside the model's range)
-    broken: bool = False  # every file's pixel data cut short: the study cannot be loaded
+    broken: bool = False  # every file's RLE data undecodable (framing intact): indexed, but cannot be loaded
 
     @property
     def sex(self) -> str:
@@ -65,13 +65,18 @@ def write_study(out: Path, spec: StudySpec) -> Path:
         target = folder / f"{i:03d}.dcm"
         ds.save_as(target, enforce_file_format=True)
         if spec.broken:
-            _truncate(target)
+            _garble(target)
     return folder
 
 
-def _truncate(path: Path) -> None:
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
+def _garble(path: Path) -> None:
+    """The second RLE segment "starts" inside the RLE header: the scan indexes the file, decoding fails."""
+    data = bytearray(path.read_bytes())
+    item = b"\xfe\xff\x00\xe0"
+    offset_table = data.index(item, data.index(b"\xe0\x7f\x10\x00"))
+    fragment = data.index(item, offset_table + 8) + 8
+    data[fragment + 8 : fragment + 12] = bytes(4)
+    path.write_bytes(bytes(data))
 
 
 def write_studies(out: Path, specs: list[StudySpec]) -> list[Path]:

@@ -22,8 +22,11 @@ def test_batch_stores_every_series_exports_and_resumes(tmp_path: Path, capsys: p
     root, out = tmp_path / "cohort", tmp_path / "results"
     specs = [StudySpec(1), StudySpec(2), StudySpec(3, pixel_spacing_mm=1.4), StudySpec(4, broken=True)]
     write_studies(root, specs)
+    first_file = sorted((root / "study_001").iterdir())[0]
+    (root / "cut.dcm").write_bytes(first_file.read_bytes()[:3000])  # an incomplete copy: not a series
     assert _batch(root, out, "--export-seg-sr") == 1  # one series failed: the exit code says so
     captured = capsys.readouterr()
+    assert "note: left out cohort/cut.dcm: " in captured.out
     assert "local cluster: 2 worker(s) x 1 thread(s)" in captured.err
     assert "Dask dashboard: http://127.0.0.1:" in captured.err
     assert "4/4 series  1 failed" in captured.err and "ETA" in captured.err

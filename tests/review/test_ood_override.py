@@ -223,14 +223,15 @@ def test_a_schema_3_store_gains_the_override_table_and_keeps_every_row(tmp_path:
         tables = {t: store.db.execute(f"SELECT * FROM {t}").fetchall() for t in ("audit", "ai_runs", "decisions")}
     with closing(sqlite3.connect(path)) as db:  # what a schema-3 store looked like
         db.execute("DROP TABLE ood_overrides")
+        db.execute("DROP TABLE measurements")  # schema 5
         db.execute("UPDATE meta SET value = '3' WHERE key = 'schema'")
         db.commit()
     with ReviewStore(path) as store:
-        assert store.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == SCHEMA_VERSION == "4"
+        assert store.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == SCHEMA_VERSION
         for table, rows in tables.items():
             assert store.db.execute(f"SELECT * FROM {table}").fetchall()[: len(rows)] == rows
         last = store.db.execute("SELECT event, details FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-        assert last[0] == STORE_UPGRADED and json.loads(last[1]) == {"from_schema": 3, "to_schema": 4}
+        assert last[0] == STORE_UPGRADED and json.loads(last[1]) == {"from_schema": 3, "to_schema": int(SCHEMA_VERSION)}
         assert store.verify_audit().ok
         record_override(ReviewService(store, actor), check, "1.2.3", "", REASON)
         assert store.verify_audit().ok

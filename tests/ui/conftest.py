@@ -18,6 +18,10 @@ from meddiag_desktop.ui import workers
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from pytestqt.qtbot import QtBot
+
+    from meddiag_desktop.ui.main_window import MainWindow
+
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 DEMO = Path(__file__).resolve().parents[2] / "resources" / "demo"
@@ -40,6 +44,19 @@ def demo_folder() -> Path:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", config_dir=tmp_path / "config", reader_threads=2)
+
+
+@pytest.fixture
+def window(qtbot: QtBot, settings: Settings) -> Iterator[MainWindow]:
+    """The main window on isolated settings, shown at 1400 x 800 (a test module may define its own)."""
+    from meddiag_desktop.ui.main_window import MainWindow  # after QT_QPA_PLATFORM is set
+
+    main = MainWindow(settings)
+    main.resize(1400, 800)
+    main.show()
+    qtbot.waitExposed(main)
+    yield main
+    main.close()
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
-from review_helpers import open_demo_series
+from review_helpers import open_demo_series, settle
 
 from meddiag_desktop.core.finding import Finding
 from meddiag_desktop.inference.preprocess import pixel_sha256
@@ -70,8 +70,9 @@ def window(qtbot: QtBot, settings: Settings) -> Iterator[MainWindow]:
     findings = (_ball(volume, "F1", (46, 300, 150), 9.0), _ball(volume, "F2", (20, 250, 350), 5.0))
     run = AiRun("run-ui", volume.series_instance_uid, main.viewer.state.info.study_uid, MODEL_REF,
                 pixel_sha256(volume), {}, findings)  # fmt: skip
-    main.review.review.service.record_run(run)
+    main.review.review.submit(lambda service: service.record_run(run))  # through the store writer, in order
     main.review.review.open_run("run-ui")
+    settle(qtbot, main)
     assert all(a.isEnabled() for a in actions) and main.review.panel.export_button.isEnabled()
     yield main
     main.close()
@@ -131,6 +132,7 @@ def test_export_seg_and_sr_unverified_then_verified(
     screen.review.accept()
     monkeypatch.setattr(review_dialogs, "confirm_sign_off", lambda *_args: True)
     screen.actions["sign"].trigger()
+    settle(qtbot, window)
     assert screen.review.state is not None and screen.review.state.signoff is not None
     signed_out = tmp_path / "signed"
     dialogs = Dialogs(monkeypatch, signed_out)

@@ -20,21 +20,7 @@ from meddiag_desktop.ui.main_window import MainWindow
 from meddiag_desktop.ui.viewer.orientation import Plane
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from pytestqt.qtbot import QtBot
-
-    from meddiag_desktop.config import Settings
-
-
-@pytest.fixture
-def window(qtbot: QtBot, settings: Settings) -> Iterator[MainWindow]:
-    main = MainWindow(settings)
-    main.resize(1400, 800)
-    main.show()
-    qtbot.waitExposed(main)
-    yield main
-    main.close()
 
 
 def _open_first_series(qtbot: QtBot, window: MainWindow, folder: Path) -> str:

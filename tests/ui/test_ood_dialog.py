@@ -18,7 +18,7 @@ import pytest
 from pydicom.uid import MRImageStorage, generate_uid
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
-from review_helpers import fixture_models, open_demo_series
+from review_helpers import fixture_models, open_demo_series, settle
 
 from meddiag_desktop.core.ood import CheckStatus, InputCheck, OodIssue, Severity
 from meddiag_desktop.review.ood_record import OOD_OVERRIDE_EVENT, run_input_check
@@ -107,6 +107,7 @@ def test_a_gap_asks_why_then_every_finding_shows_the_override(
     timer = answer_prompt(type_reason)
     with qtbot.waitSignal(screen.analysis.finished, timeout=60000):
         qtbot.mouseClick(screen.panel.run_button, Qt.MouseButton.LeftButton)
+    settle(qtbot, window)
     assert GAP in str(seen["summary"]) and seen["enabled"] is False
     del timer
 

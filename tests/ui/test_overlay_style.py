@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
-from review_helpers import chest_volume, write_model
+from review_helpers import chest_volume, settle, write_model
 
 from meddiag_desktop.ui.main_window import MainWindow
 from meddiag_desktop.ui.review.overlay_layers import HEAT_LAYER, MASK_LAYER, MAX_FILL_OPACITY, OUTLINE, MaskStyle
@@ -61,6 +61,7 @@ def _show(window: MainWindow, volume: Volume) -> None:
 def _run(qtbot: QtBot, window: MainWindow) -> None:
     with qtbot.waitSignal(window.review.analysis.finished, timeout=30000):
         window.review_actions["run"].trigger()
+    settle(qtbot, window)
 
 
 def _layer_image(view: SliceView, name: str) -> np.ndarray | None:
@@ -133,4 +134,5 @@ def test_threshold_is_per_series(qtbot: QtBot, window: MainWindow) -> None:
 
     _show(window, first)
     window.review.on_series_loaded(first.series_instance_uid)  # restores the stored review
+    settle(qtbot, window)
     assert screen.review.threshold == pytest.approx(0.6) and screen.panel.threshold.value() == 60

@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
-from review_helpers import chest_volume, write_model
+from review_helpers import chest_volume, settle, wait_saved, write_model
 
 from meddiag_desktop.config import ReadingMode
 from meddiag_desktop.review.model import Decision, ReviewStatus, SignOffSummary
@@ -62,6 +62,7 @@ def window(make_window: Callable[..., MainWindow]) -> MainWindow:
 def _run(qtbot: QtBot, window: MainWindow) -> None:
     with qtbot.waitSignal(window.review.analysis.finished, timeout=30000):
         window.review_actions["run"].trigger()
+    settle(qtbot, window)
 
 
 def _decide_all_and_sign(window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -71,6 +72,7 @@ def _decide_all_and_sign(window: MainWindow, monkeypatch: pytest.MonkeyPatch) ->
         window.review_actions["accept"].trigger()
     monkeypatch.setattr(review_dialogs, "confirm_sign_off", lambda *_args: True)
     window.review_actions["sign"].trigger()
+    wait_saved(window)
     assert screen.review.state is not None and screen.review.state.status is ReviewStatus.SIGNED
 
 
@@ -120,7 +122,9 @@ def test_sign_off_is_confirmed_every_time_and_signed_as_the_os_account(
 
     monkeypatch.setattr(review_dialogs, "confirm_sign_off", decline)
     window.review_actions["sign"].trigger()
+    wait_saved(window)
     window.review_actions["sign"].trigger()
+    wait_saved(window)
     assert len(asked) == 2  # asked every time, also after the name is known
     assert asked[0][0].accepted == 1 and asked[0][1:] == (account, "Dr Who")
     assert screen.review.state.status is ReviewStatus.OPEN
@@ -142,6 +146,7 @@ def test_run_ai_on_signed_review_asks_then_opens_an_amendment_and_history_reache
     signed = screen.review.state
     monkeypatch.setattr(review_dialogs, "ask_amend_for_run", lambda *_args: None)
     window.review_actions["run"].trigger()
+    wait_saved(window)
     assert not screen.analysis.busy and screen.review.state == signed  # declined: nothing ran, nothing moved
 
     monkeypatch.setattr(review_dialogs, "ask_amend_for_run", lambda *_args: "new prior study")
@@ -161,11 +166,13 @@ def test_run_ai_on_signed_review_asks_then_opens_an_amendment_and_history_reache
     history.select_version(1)
     assert history.open_button.isEnabled()
     history.open_button.click()
+    wait_saved(window)
     old = screen.review.state
     assert old.version == 1 and old.historical and old.status is ReviewStatus.SIGNED and old.run_id == signed.run_id
     assert not window.review_actions["accept"].isEnabled() and not window.review_actions["amend"].isEnabled()
     assert "v1 of 2 (from the history)" in screen.panel.status.text()
     history.current_button.click()
+    wait_saved(window)
     assert screen.review.state.version == 2 and window.review_actions["add"].isEnabled()
     assert "amendment_opened" in _audit_events(window)
 
@@ -192,6 +199,7 @@ def test_read_first_hides_the_ai_until_revealed(qtbot: QtBot, window: MainWindow
     screen.review.add(replace(own, id="R1", origin="radiologist", class_probabilities={}))
     assert screen.panel.table.rowCount() == 1
     window.review_actions["reveal"].trigger()
+    wait_saved(window)
     state = screen.review.state
     assert not state.ai_hidden and screen.panel.table.rowCount() == len(state.findings)
     assert screen.overlays.available_heat() and not screen.panel.reveal_button.isVisible()

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtWidgets import QApplication
-from review_helpers import fixture_models, open_demo_series
+from review_helpers import fixture_models, open_demo_series, settle, wait_saved
 from ui_helpers import drag, to_widget
 
 from meddiag_desktop.config import ReadingMode
@@ -104,6 +104,7 @@ def test_read_first_on_the_demo(qtbot: QtBot, window: MainWindow, demo: Path, mo
     # Run AI (Ctrl+I): the result is stored but nothing of it is shown.
     with qtbot.waitSignal(screen.analysis.finished, timeout=60000):
         _press(qtbot, window, Qt.Key.Key_I, Qt.KeyboardModifier.ControlModifier)
+    settle(qtbot, window)
     state = screen.review.state
     assert state is not None and state.ai_hidden and state.findings
     ai_ids = [f.id for f in state.findings]
@@ -129,6 +130,7 @@ def test_read_first_on_the_demo(qtbot: QtBot, window: MainWindow, demo: Path, mo
 
     # One action reveals the AI (Ctrl+Shift+R): an audit event with what was found before.
     _press(qtbot, window, Qt.Key.Key_R, CTRL_SHIFT)
+    wait_saved(window)
     state = screen.review.state
     assert not state.ai_hidden and screen.panel.table.rowCount() == len(state.findings)
     assert any(_mask_drawn(v) for v in window.viewer.views.values())
@@ -148,6 +150,7 @@ def test_read_first_on_the_demo(qtbot: QtBot, window: MainWindow, demo: Path, mo
     seen: list[str] = []
     QTimer.singleShot(0, lambda: _sign_in_dialog(seen))
     _press(qtbot, window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    wait_saved(window)
     assert seen and f"Accepted: {len(ai_ids)}" in seen[0] and "Lesions you added: 2" in seen[0]
     assert seen[1] == "False"  # "Sign off" was disabled until the box was ticked
     assert screen.review.state.status is ReviewStatus.SIGNED

@@ -24,11 +24,8 @@ from meddiag_desktop.ui.viewer.viewer_widget import ViewerWidget
 from tests.io.corrupt_files import BAD, write_noise_slice
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from pytestqt.qtbot import QtBot
 
-    from meddiag_desktop.config import Settings
 
 INFO = SeriesInfo(series_uid="1.2.3", description="Synthetic", modality="CT")
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -121,16 +118,6 @@ def test_banner_and_badge_only_when_pixels_are_suspect(viewer: ViewerWidget) -> 
     blank = GeometryWarning(WarningKind.UNREADABLE_IMAGES, "2 of 20 images could not be decoded")
     viewer.state.finish_loading(replace(volume, warnings=(blank,)))
     assert axial.banner.item.isVisible() and "could not be decoded" in axial.banner.text()
-
-
-@pytest.fixture
-def window(qtbot: QtBot, settings: Settings) -> Iterator[MainWindow]:
-    main = MainWindow(settings)
-    main.resize(1400, 800)
-    main.show()
-    qtbot.waitExposed(main)
-    yield main
-    main.close()
 
 
 def _open_only_series(qtbot: QtBot, window: MainWindow, folder: Path) -> None:

@@ -26,13 +26,12 @@ from tests.export_helpers import DemoSeries, demo_series, request
 from tests.results_helpers import TUMOUR, rle_1bit_copy, study_folder, write_rtstruct, write_seg
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
     from PySide6.QtCore import QModelIndex
     from PySide6.QtWidgets import QTreeWidgetItem
     from pytestqt.qtbot import QtBot
 
-    from meddiag_desktop.config import Settings
 
 TIMEOUT = 60000
 OTHER_FRAME = "1.2.826.0.1.3680043.8.498.4242"
@@ -43,16 +42,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoSeries:
     return demo_series(tmp_path_factory.mktemp("demo-index"))
 
 
-@pytest.fixture
-def window(qtbot: QtBot, settings: Settings) -> Iterator[MainWindow]:
-    main = MainWindow(settings)
-    main.resize(1400, 800)
-    main.show()
-    qtbot.waitExposed(main)
-    yield main
-    main.close()
-
-
 def _scan(qtbot: QtBot, window: MainWindow, folder: Path) -> None:
     with qtbot.waitSignal(window.results.listed, timeout=TIMEOUT):
         window.open_path(folder)
@@ -60,6 +49,7 @@ def _scan(qtbot: QtBot, window: MainWindow, folder: Path) -> None:
 
 
 def _double_click(qtbot: QtBot, window: MainWindow, index: QModelIndex) -> None:
+    window.strips.expand(window.browser_dock)  # an open series puts the browser on its strip
     window.browser.scrollTo(index)
     rect = window.browser.visualRect(index)
     point = QPoint(rect.left() + 30, rect.center().y())  # a wide first column reaches past the viewport

@@ -29,6 +29,7 @@ pytestmark = pytest.mark.slow
 DRIVER = """
 import sys
 from pathlib import Path
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 from meddiag_desktop.config import Settings
 from meddiag_desktop.review.model import RejectReason
@@ -45,10 +46,25 @@ review = window.review
 def on_scan_finished(snapshot):
     window.series.open(image_series(snapshot)[0].series_instance_uid)
 
+step = {{"decided": False}}
+
+def poll():  # decide once the review is open, report once the store writer has stored the decisions
+    controller = review.review
+    if controller.saving or controller.state is None:
+        return
+    if not step["decided"]:
+        step["decided"] = True
+        controller.accept()
+        controller.reject(RejectReason.DUPLICATE, "")
+        return
+    timer.stop()
+    print("DECIDED", controller.state.findings[0].id, controller.state.findings[1].id, flush=True)
+
+timer = QTimer()
+timer.timeout.connect(poll)
+
 def on_finished(_outcome):
-    review.review.accept()
-    review.review.reject(RejectReason.DUPLICATE, "")
-    print("DECIDED", review.review.state.findings[0].id, review.review.state.findings[1].id, flush=True)
+    timer.start(20)
 
 window.studies.scan_finished.connect(on_scan_finished)
 window.series.loaded.connect(lambda _uid: review.actions["run"].trigger())

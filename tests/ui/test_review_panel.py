@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from review_helpers import chest_volume, write_model
+from review_helpers import chest_volume, settle, wait_saved, write_model
 
 from meddiag_desktop.review.model import ReviewStatus
 from meddiag_desktop.review.store import ReviewStore
@@ -49,6 +49,7 @@ def window(qtbot: QtBot, settings: Settings, tmp_path: Path) -> Iterator[MainWin
 def _run(qtbot: QtBot, window: MainWindow) -> None:
     with qtbot.waitSignal(window.review.analysis.finished, timeout=30000):
         window.review_actions["run"].trigger()
+    settle(qtbot, window)
 
 
 def _mask_pixels(view: SliceView) -> np.ndarray:
@@ -122,15 +123,18 @@ def test_sign_off_asks_name_once_then_amend(qtbot: QtBot, window: MainWindow, mo
     monkeypatch.setattr(review_dialogs, "ask_text", ask_text)
     monkeypatch.setattr(review_dialogs, "confirm_sign_off", lambda *_args: True)
     window.review_actions["sign"].trigger()
+    wait_saved(window)
     assert screen.review.state is not None and screen.review.state.status is ReviewStatus.OPEN  # F1 undecided
     assert any("not decided yet" in m for m in window.notes.messages())
     window.review_actions["accept"].trigger()
     window.review_actions["sign"].trigger()
+    wait_saved(window)
     assert screen.review.state.status is ReviewStatus.SIGNED
     assert asked == ["Preferences"]  # asked once, then saved in preferences
     assert window.studies.settings.with_preferences().reviewer_display_name == "Dr Who"
     assert not window.review_actions["accept"].isEnabled()
     window.review_actions["amend"].trigger()
+    wait_saved(window)
     assert screen.review.state.status is ReviewStatus.OPEN and screen.review.state.version == 2
     assert "amendment: wrong side" in screen.panel.status.text()
     assert window.review_actions["accept"].isEnabled()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
-from review_helpers import fixture_models, open_demo_series
+from review_helpers import fixture_models, open_demo_series, settle, wait_saved
 from ui_helpers import drag, to_widget
 
 from meddiag_desktop.review.model import Decision, RejectReason, ReviewStatus, SignOffSummary
@@ -93,6 +93,7 @@ def test_run_decide_edit_add_sign_restart_audit(
         qtbot.mouseClick(screen.panel.run_button, Qt.MouseButton.LeftButton)
         assert screen.analysis.busy and screen.panel.cancel_button.isEnabled()
         window.viewer.views[Plane.AXIAL].scroll_slices(1)
+    settle(qtbot, window)  # the review opens once the store writer has it
     state = screen.review.state
     assert state is not None and len(state.findings) >= 3
     assert screen.panel.table.rowCount() == len(state.findings)
@@ -153,6 +154,7 @@ def test_run_decide_edit_add_sign_restart_audit(
 
     monkeypatch.setattr(review_dialogs, "confirm_sign_off", confirm)
     _press(qtbot, window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    wait_saved(window)
     assert summaries and "Lesions you added: 1" in summaries[0] and "Undecided: 0" in summaries[0]
     signed = screen.review.state
     assert signed.status is ReviewStatus.SIGNED and signed.signoff is not None

@@ -183,10 +183,10 @@ def test_crosshair_tool_drag_sets_point(viewer: ViewerWidget) -> None:
 
 def test_layout_switch(viewer: ViewerWidget, qtbot: QtBot) -> None:
     viewer.set_layout(Layout.SINGLE)
-    visible = [p for p, v in viewer.views.items() if v.isVisible()]
+    visible = [v.plane for v in viewer.viewports if v.isVisible()]
     assert visible == [Plane.AXIAL]
     viewer.toggle_layout()
-    assert all(v.isVisible() for v in viewer.views.values())
+    assert [v.plane for v in viewer.viewports if v.isVisible()] == [Plane.AXIAL, Plane.CORONAL, Plane.SAGITTAL]
 
 
 def test_privacy_hides_identity(viewer: ViewerWidget) -> None:

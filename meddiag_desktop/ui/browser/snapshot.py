@@ -17,7 +17,7 @@ from meddiag_desktop.io.series_loader import plan_series, read_frame
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from meddiag_desktop.core.records import InstanceRecord, PatientRecord, SeriesRecord, StudyRecord
+    from meddiag_desktop.core.records import InstanceRecord, PatientRecord, ScanProblem, SeriesRecord, StudyRecord
     from meddiag_desktop.core.results import ResultSummary
     from meddiag_desktop.io.index import SeriesIndex
     from meddiag_desktop.io.series_loader import VolumePlan
@@ -40,7 +40,15 @@ class PatientEntry:
 
 @dataclass(frozen=True)
 class BrowserSnapshot:
+    """The whole index, and what of it lies in the folder just opened (listed first)."""
+
     patients: tuple[PatientEntry, ...]
+    folder: str = ""
+    folder_series: frozenset[str] = frozenset()
+    problems: tuple[ScanProblem, ...] = ()  # files below ``folder`` that could not be indexed, and why
+
+    def in_folder(self, study: StudyEntry) -> bool:
+        return not self.folder or any(s.series_instance_uid in self.folder_series for s in study.series)
 
 
 @dataclass(frozen=True)
@@ -61,8 +69,11 @@ class ResultEntry:
     targets: tuple[SeriesRecord, ...]
 
 
-def read_snapshot(index: SeriesIndex) -> BrowserSnapshot:
-    """Every patient, study and series in the index, and the result objects of each study."""
+def read_snapshot(index: SeriesIndex, folder: str = "") -> BrowserSnapshot:
+    """Every patient, study and series in the index, and the result objects of each study.
+
+    With ``folder``, also which series have files below it and which of its files were not indexed.
+    """
     results: dict[str, list[InstanceRecord]] = {}
     for study_uid, record in index.result_instances():
         results.setdefault(study_uid, []).append(record)
@@ -74,7 +85,10 @@ def read_snapshot(index: SeriesIndex) -> BrowserSnapshot:
             for study in index.studies(patient.key)
         )  # fmt: skip
         patients.append(PatientEntry(patient, studies))
-    return BrowserSnapshot(tuple(patients))
+    if not folder:
+        return BrowserSnapshot(tuple(patients))
+    problems = tuple(index.problems(paths_under=folder))
+    return BrowserSnapshot(tuple(patients), folder, index.series_uids_under(folder), problems)
 
 
 def result_records(snapshot: BrowserSnapshot) -> list[tuple[str, InstanceRecord]]:
@@ -102,10 +116,13 @@ def series_label(series: SeriesRecord) -> str:
     return f"series {number}{series.modality} {series.description or '(no description)'}".replace("  ", " ")
 
 
-def image_series(snapshot: BrowserSnapshot) -> list[SeriesRecord]:
-    """Image series, largest first (the one a screenshot run opens)."""
+def image_series(snapshot: BrowserSnapshot, *, folder_only: bool = False) -> list[SeriesRecord]:
+    """Image series, largest first (the one opening a folder shows): most frames, then CT before
+    other modalities (this app reads CT), then most files; the index order breaks remaining ties."""
     found = [s for p in snapshot.patients for st in p.studies for s in st.series if s.kind is ObjectKind.IMAGE]
-    return sorted(found, key=lambda s: -s.frame_count)
+    if folder_only and snapshot.folder:
+        found = [s for s in found if s.series_instance_uid in snapshot.folder_series]
+    return sorted(found, key=lambda s: (-s.frame_count, s.modality != "CT", -s.instance_count))
 
 
 def series_details(index: SeriesIndex, series: SeriesRecord) -> SeriesDetails:

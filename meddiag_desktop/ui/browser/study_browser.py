@@ -1,8 +1,10 @@
-"""Patient → study → series tree. Double-click or Enter on an image series opens it.
+"""The study list: one row per study (patient, ID, date, modalities), its series and results below.
 
-Result objects (SEG, TID 1500 SR, RT structure sets) are listed under their study, one row per
-object, with their type, title, item count and the series they were made on; double-click or
-Enter on one opens that series with the object's outlines shown.
+The folder just opened is listed first; the rest of the index is one click away (``set_show_all``).
+A search box filters as the user types (``set_search``) and every column sorts. Double-click or
+Enter on an image series opens it. Result objects (SEG, TID 1500 SR, RT structure sets) are listed
+under their study, one row per object, with their type, title, item count and the series they were
+made on; double-click or Enter on one opens that series with the object's outlines shown.
 """
 
 from __future__ import annotations
@@ -11,128 +13,138 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QIcon, QImage, QPixmap, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QTreeView, QWidget
 
-from meddiag_desktop.core.records import RESULT_KINDS, ObjectKind
+from meddiag_desktop.core.records import ObjectKind
 from meddiag_desktop.ui.browser.snapshot import series_label
-from meddiag_desktop.ui.viewer.corner_info import HIDDEN
+from meddiag_desktop.ui.browser.study_filter import StudyFilter
+from meddiag_desktop.ui.browser.study_rows import (
+    HEADERS,
+    KIND_ROLE,
+    RESULT_ROLE,
+    SEARCH_ROLE,
+    UID_ROLE,
+    VISUAL_ORDER,
+    Column,
+    empty_row,
+    fill_study_row,
+    is_listed_series,
+    mark_folder,
+    result_row,
+    series_row,
+    set_cell,
+)
 
 if TYPE_CHECKING:
-    from PySide6.QtGui import QKeyEvent
+    from PySide6.QtGui import QKeyEvent, QStandardItem
 
-    from meddiag_desktop.core.records import InstanceRecord, PatientRecord, SeriesRecord, StudyRecord
-    from meddiag_desktop.ui.browser.snapshot import BrowserSnapshot, ResultEntry, SeriesDetails
+    from meddiag_desktop.core.records import InstanceRecord, PatientRecord, SeriesRecord
+    from meddiag_desktop.ui.browser.snapshot import BrowserSnapshot, ResultEntry, SeriesDetails, StudyEntry
 
-UID_ROLE = Qt.ItemDataRole.UserRole + 1
-KIND_ROLE = Qt.ItemDataRole.UserRole + 2
-RESULT_ROLE = Qt.ItemDataRole.UserRole + 3  # SOP Instance UID of a result object's row
-RESULT_COLOUR = QColor(30, 110, 170)
-COLUMNS = ("Patient / study / series", "Date", "Modality", "Images", "Warnings")
-
-
-def format_date(value: str) -> str:
-    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) == 8 and value.isdigit() else value
-
-
-def _row(*texts: str) -> list[QStandardItem]:
-    items = [QStandardItem(t) for t in texts]
-    for item in items:
-        item.setEditable(False)
-    return items
+COLUMNS = tuple(HEADERS[c] for c in Column)
 
 
 class StudyBrowser(QTreeView):
-    """Fills in incrementally as scan snapshots arrive; keeps expansion and selection."""
+    """Fills in incrementally as scan snapshots arrive; keeps expansion, selection and sort order."""
 
     series_activated = Signal(str)
     result_activated = Signal(str)  # SOP Instance UID of a SEG / SR / RT structure set
+    snapshot_applied = Signal(object)  # BrowserSnapshot
+    folder_changed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model_ = QStandardItemModel(0, len(COLUMNS), self)
+        self.model_ = QStandardItemModel(0, len(Column), self)
         self.model_.setHorizontalHeaderLabels(list(COLUMNS))
-        self.setModel(self.model_)
+        self.proxy = StudyFilter(self)
+        self.proxy.setSourceModel(self.model_)
+        self.setModel(self.proxy)
+        self._arrange_columns()
         self.setIconSize(QSize(48, 48))
         self.setUniformRowHeights(False)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self._patients: dict[int, QStandardItem] = {}
-        self._patient_records: dict[int, PatientRecord] = {}
-        self._studies: dict[str, QStandardItem] = {}
+        self._studies: dict[str, list[QStandardItem]] = {}
+        self._study_entries: dict[str, tuple[StudyEntry, PatientRecord]] = {}
         self._series: dict[str, list[QStandardItem]] = {}
         self._results: dict[str, list[QStandardItem]] = {}
+        self._folder = ""
         self.privacy = False
         self.doubleClicked.connect(self._on_double_clicked)
+
+    def _arrange_columns(self) -> None:
+        header = self.header()
+        for visual, column in enumerate(VISUAL_ORDER):
+            header.moveSection(header.visualIndex(column), visual)
+        self.setSortingEnabled(True)
+        self.sortByColumn(Column.DATE, Qt.SortOrder.DescendingOrder)  # newest study first
 
     # -- filling ---------------------------------------------------------------------------
 
     def apply_snapshot(self, snapshot: BrowserSnapshot) -> None:
+        if snapshot.folder != self._folder:
+            self._folder = snapshot.folder
+            self.folder_changed.emit(snapshot.folder)
         for entry in snapshot.patients:
-            patient_item = self._patient_item(entry.patient)
             for study_entry in entry.studies:
-                study_item = self._study_item(patient_item, study_entry.study)
+                study_row = self._study_row(study_entry, entry.patient, snapshot.in_folder(study_entry))
                 for series in study_entry.series:
-                    if series.kind not in RESULT_KINDS:
-                        self._series_row(study_item, series)
+                    if is_listed_series(series):
+                        self._series_row(study_row[0], series)
                 for record in study_entry.results:
-                    self._result_row(study_item, record)
-        for column in range(len(COLUMNS)):
+                    self._result_row(study_row[0], record)
+        self.proxy.invalidate()  # a study may match the search through a series that just arrived
+        self._expand_folder_studies()
+        self.fit_columns()
+        self.snapshot_applied.emit(snapshot)
+
+    def fit_columns(self) -> None:
+        """Widen every column to its contents (call again once thumbnails have widened the first)."""
+        for column in Column:
             self.resizeColumnToContents(column)
 
-    def _patient_item(self, patient: PatientRecord) -> QStandardItem:
-        self._patient_records[patient.key] = patient
-        if patient.key not in self._patients:
-            row = _row(self._patient_label(patient), "", "", "", "")
+    def _study_row(self, entry: StudyEntry, patient: PatientRecord, in_folder: bool) -> list[QStandardItem]:
+        uid = entry.study.study_instance_uid
+        self._study_entries[uid] = (entry, patient)
+        row = self._studies.get(uid)
+        if row is None:
+            row = empty_row()
             self.model_.appendRow(row)
-            self._patients[patient.key] = row[0]
-            self.expand(row[0].index())
-        return self._patients[patient.key]
-
-    def _patient_label(self, patient: PatientRecord) -> str:
-        if self.privacy:
-            return f"{HIDDEN} (patient {patient.key})"
-        name = patient.name.replace("^", " ").strip() or "(no name)"
-        return f"{name}  [{patient.patient_id}]" if patient.patient_id else name
-
-    def _study_item(self, parent: QStandardItem, study: StudyRecord) -> QStandardItem:
-        if study.study_instance_uid not in self._studies:
-            label = study.description or "(study without description)"
-            row = _row(label, format_date(study.date), "", "", "")
-            parent.appendRow(row)
-            self._studies[study.study_instance_uid] = row[0]
-            self.expand(row[0].index())
-        return self._studies[study.study_instance_uid]
+            self._studies[uid] = row
+        fill_study_row(row, entry, patient, self.privacy)
+        mark_folder(row, in_folder)
+        return row
 
     def _series_row(self, parent: QStandardItem, series: SeriesRecord) -> None:
         uid = series.series_instance_uid
-        count = str(series.frame_count)
         if uid in self._series:
-            self._series[uid][3].setText(count)
+            set_cell(self._series[uid], Column.IMAGES, str(series.frame_count), series.frame_count)
             return
-        number = f"#{series.number} " if series.number is not None else ""
-        label = f"{number}{series.description or '(no description)'}"
-        if series.kind is not ObjectKind.IMAGE:
-            label += f"  ({series.kind.value.upper()})"
-        row = _row(label, "", series.modality, count, "")
-        row[0].setData(uid, UID_ROLE)
-        row[0].setData(series.kind.value, KIND_ROLE)
+        row = series_row(series)
         parent.appendRow(row)
         self._series[uid] = row
 
     def _result_row(self, parent: QStandardItem, record: InstanceRecord) -> None:
-        """A placeholder row until the object's header has been read (``apply_result``)."""
-        if record.sop_instance_uid in self._results:
-            return
-        kind = record.kind.value.upper()
-        row = _row(f"{kind}: reading…", "", kind, "", "")
-        row[0].setToolTip(record.path)
-        row[0].setData(record.sop_instance_uid, RESULT_ROLE)
-        row[0].setData(record.kind.value, KIND_ROLE)
-        for item in row:
-            item.setForeground(QBrush(RESULT_COLOUR))
-        parent.appendRow(row)
-        self._results[record.sop_instance_uid] = row
+        if record.sop_instance_uid not in self._results:
+            row = result_row(record)
+            parent.appendRow(row)
+            self._results[record.sop_instance_uid] = row
+
+    def _expand_folder_studies(self) -> None:
+        """The opened folder's studies show their series; while searching, every match does."""
+        searching = bool(self.proxy.words)
+        for row in range(self.proxy.rowCount()):
+            index = self.proxy.index(row, 0)
+            self.setExpanded(index, searching or self.proxy.in_folder(index))
+
+    def set_search(self, text: str) -> None:
+        self.proxy.set_search(text)
+        self._expand_folder_studies()
+
+    def set_show_all(self, show_all: bool) -> None:
+        self.proxy.set_show_all(show_all)
+        self._expand_folder_studies()
 
     def apply_result(self, entry: ResultEntry) -> None:
         """Type, title, count, the series it refers to and, if it cannot be shown, why."""
@@ -141,18 +153,19 @@ class StudyBrowser(QTreeView):
         if row is None:
             return
         target = ", ".join(series_label(t) for t in entry.targets) or "a series not in the scanned folders"
-        row[0].setText(f"{summary.kind.value}: {summary.title} ({summary.count_text})\n    on {target}")
-        row[0].setToolTip(f"{summary.kind.noun} in {summary.file_name}, read-only")
-        row[3].setText(summary.count_text)
-        self.resizeColumnToContents(0)
+        row[Column.NAME].setText(f"{summary.kind.value}: {summary.title} ({summary.count_text})\n    on {target}")
+        row[Column.NAME].setToolTip(f"{summary.kind.noun} in {summary.file_name}, read-only")
+        row[Column.IMAGES].setText(summary.count_text)
+        row[Column.NAME].setData(f"{summary.kind.value} {summary.title}".lower(), SEARCH_ROLE)
+        self.resizeColumnToContents(Column.NAME)
         if summary.problem:
-            row[4].setText("⚠ cannot be shown")
-            for item in (row[0], row[4]):
+            set_cell(row, Column.WARNINGS, "⚠ cannot be shown")
+            for item in (row[Column.NAME], row[Column.WARNINGS]):
                 item.setToolTip(f"{summary.file_name}: {summary.problem}")
 
     def result_index(self, sop_instance_uid: str) -> QModelIndex:
         row = self._results.get(sop_instance_uid)
-        return row[0].index() if row else QModelIndex()
+        return self.proxy.mapFromSource(row[0].index()) if row else QModelIndex()
 
     def apply_details(self, details: SeriesDetails) -> None:
         """Add the warnings badge and thumbnail of one series."""
@@ -160,27 +173,36 @@ class StudyBrowser(QTreeView):
         if row is None:
             return
         if details.warnings:
-            row[4].setText(f"⚠ {len(details.warnings)}")
-            row[4].setToolTip("\n".join(details.warnings))
-            row[0].setToolTip("\n".join(details.warnings))
+            set_cell(row, Column.WARNINGS, f"⚠ {len(details.warnings)}", len(details.warnings))
+            row[Column.WARNINGS].setToolTip("\n".join(details.warnings))
+            row[Column.NAME].setToolTip("\n".join(details.warnings))
         if details.stacks > 1:
-            row[3].setText(f"{row[3].text()} ({details.stacks} stacks)")
+            row[Column.IMAGES].setText(f"{row[Column.IMAGES].text()} ({details.stacks} stacks)")
         if details.thumbnail is not None:
-            row[0].setIcon(QIcon(QPixmap.fromImage(_to_qimage(details.thumbnail))))
+            row[Column.NAME].setIcon(QIcon(QPixmap.fromImage(_to_qimage(details.thumbnail))))
 
     def set_privacy(self, privacy: bool) -> None:
+        """Names and IDs are hidden, and no longer searched (a match would reveal them)."""
         self.privacy = privacy
-        for key, item in self._patients.items():
-            item.setText(self._patient_label(self._patient_records[key]))
+        for uid, (entry, patient) in self._study_entries.items():
+            fill_study_row(self._studies[uid], entry, patient, privacy)
+        self.proxy.invalidate()
 
     # -- lookups and activation ------------------------------------------------------------
 
     def series_index(self, series_uid: str) -> QModelIndex:
+        """The series' row as the view shows it (invalid when the search or scope hides it)."""
         row = self._series.get(series_uid)
-        return row[0].index() if row else QModelIndex()
+        return self.proxy.mapFromSource(row[0].index()) if row else QModelIndex()
 
     def series_uids(self) -> list[str]:
         return list(self._series)
+
+    def select_series(self, series_uid: str) -> None:
+        index = self.series_index(series_uid)
+        if index.isValid():
+            self.setCurrentIndex(index)
+            self.scrollTo(index)
 
     def _on_double_clicked(self, index: QModelIndex) -> None:
         self._activate(index)

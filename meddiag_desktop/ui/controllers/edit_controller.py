@@ -83,7 +83,7 @@ class EditController(QObject):
         self.mode, self.finding_id = mode, finding_id
         self._editor = MaskEditor(mask, volume.spacing)
         layer_data = self._editor.mask.view(np.uint8)
-        for view in self._viewer.views.values():
+        for view in self._viewer.viewports:
             layer = MaskLayer(EDIT_LAYER, layer_data, (EDIT_COLOUR,), z_value=30.0)
             layer.set_look(MaskStyle.BOTH, 0.3)
             view.add_layer(layer)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
+from meddiag_desktop.core.display_text import NOT_STATED, format_person_name
 from meddiag_desktop.core.volume import Volume
 from meddiag_desktop.io.export_common import default_export_dir
 from meddiag_desktop.io.index import SeriesIndex
@@ -105,17 +106,20 @@ class SeriesController(QObject):
         self._show(event)
 
     def _show(self, planned: Planned) -> None:
-        self._store.set_series(planned.volume.series_instance_uid)
+        uid = planned.volume.series_instance_uid
+        self._store.set_series(uid)
         self._state.set_volume(planned.volume, planned.info, loading=True)
+        self._notes.show_series(uid)  # the previous series' warnings leave with it
         self.stacks_changed.emit(planned.stack_sizes, planned.shown_stack)
         if len(planned.stack_sizes) > 1:
             self._notes.notify(
                 Level.WARNING,
                 f"This series has {len(planned.stack_sizes)} separate stacks; showing one of "
                 f"{planned.volume.shape[0]} images. Pick another in the Stack list.",
+                uid,
             )
         for warning in planned.volume.warnings:
-            self._notes.notify(Level.WARNING, warning.message)
+            self._notes.notify(Level.WARNING, warning.message, uid)
 
     def _on_load_progress(self, generation: int, done: int, total: int, message: str) -> None:
         if self._current(generation):
@@ -128,13 +132,13 @@ class SeriesController(QObject):
         self._state.finish_loading(volume)
         for warning in volume.warnings:
             if warning not in planned:  # found while reading pixels: undecodable or corrupt images
-                self._notes.notify(Level.WARNING, warning.message)
+                self._notes.notify(Level.WARNING, warning.message, volume.series_instance_uid)
         self.loaded.emit(self.series_uid)
 
     def _on_load_error(self, generation: int, exc: BaseException) -> None:
         if self._current(generation):
             self._state.set_loading(False)
-            self._notes.report(exc)
+            self._notes.report(exc)  # not tied to the series: it never got on screen, so this must stay visible
 
     def _on_load_cancelled(self, generation: int) -> None:
         if self._current(generation):
@@ -180,6 +184,12 @@ def _empty_volume(plan: VolumePlan, out: NDArray[np.generic]) -> Volume:
     )
 
 
+def _readable_name(name: str) -> str:
+    """``Doe^John`` -> ``Doe, John``; empty when not stated (the corner text then says so)."""
+    readable = format_person_name(name)
+    return "" if readable == NOT_STATED else readable
+
+
 def _series_info(index: SeriesIndex, series_uid: str) -> SeriesInfo:
     series = index.find_series(series_uid)
     study, patient = index.study_of_series(series_uid)
@@ -188,7 +198,7 @@ def _series_info(index: SeriesIndex, series_uid: str) -> SeriesInfo:
         study_uid=study.study_instance_uid,
         description=series.description,
         modality=series.modality,
-        patient_name=patient.name.replace("^", " ").strip(),
+        patient_name=_readable_name(patient.name),
         patient_id=patient.patient_id,
         birth_date=patient.birth_date,
         study_date=study.date,

@@ -1,4 +1,4 @@
-"""Open a folder or DICOMDIR: scan in a worker, fill the browser as series are found."""
+"""Open a folder or DICOMDIR: scan in a worker, fill the browser as series are found, open the largest."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, Signal
 from meddiag_desktop.core.records import ObjectKind
 from meddiag_desktop.io.index import SeriesIndex
 from meddiag_desktop.io.scan import scan
-from meddiag_desktop.ui.browser.snapshot import BrowserSnapshot, read_snapshot, series_details
+from meddiag_desktop.ui.browser.snapshot import BrowserSnapshot, image_series, read_snapshot, series_details
 from meddiag_desktop.ui.panels import Level
 from meddiag_desktop.ui.workers import TaskCallbacks, TaskHandle
 
@@ -38,6 +38,7 @@ class StudyController(QObject):
     scan_finished = Signal(object)  # BrowserSnapshot
     details_finished = Signal()
     recent_changed = Signal()
+    series_chosen = Signal(str)  # the folder's largest image series, to open once the scan ends
 
     def __init__(
         self,
@@ -107,19 +108,37 @@ class StudyController(QObject):
         summary, snapshot = result
         self.snapshot = snapshot
         self._browser.apply_snapshot(snapshot)
-        self._report(summary)
+        self._report(summary, snapshot)
         self.busy_changed.emit(False)
         self.scan_finished.emit(snapshot)
+        self._choose_series(snapshot)
         self._start_details(generation, snapshot)
 
-    def _report(self, summary: ScanSummary) -> None:
+    def _choose_series(self, snapshot: BrowserSnapshot) -> None:
+        """Select and open the opened folder's largest image series (``image_series`` says which)."""
+        found = image_series(snapshot, folder_only=True)
+        if not found:
+            self._notes.notify(Level.INFO, "No image series was found in this folder.")
+            return
+        self._browser.select_series(found[0].series_instance_uid)
+        self.series_chosen.emit(found[0].series_instance_uid)
+
+    def _report(self, summary: ScanSummary, snapshot: BrowserSnapshot) -> None:
         self._notes.notify(
             Level.INFO,
             f"{summary.files_seen} files in {summary.root}: {summary.files_parsed} read, "
             f"{summary.files_unchanged} unchanged ({summary.seconds:.1f} s).",
         )
+        if snapshot.problems:  # from the index, so they are listed again on every open, not only the first scan
+            count = len(snapshot.problems)
+            self._notes.notify(
+                Level.WARNING,
+                f"{count} {'file' if count == 1 else 'files'} in this folder: not DICOM or unreadable "
+                "(the Studies panel lists each file and why).",
+            )
+        unindexed = {p.path for p in snapshot.problems}
         by_reason: dict[str, list[str]] = {}
-        for problem in summary.problems:
+        for problem in (p for p in summary.problems if p.path not in unindexed):  # indexed, but not images
             by_reason.setdefault(problem.reason, []).append(Path(problem.path).name)
         for reason, names in list(by_reason.items())[:MAX_PROBLEM_LINES]:
             more = f" and {len(names) - 1} more files" if len(names) > 1 else ""
@@ -150,6 +169,7 @@ class StudyController(QObject):
 
     def _on_details_finished(self, generation: int, _result: Any) -> None:
         if self._current(generation):
+            self._browser.fit_columns()  # thumbnails widen the first column
             self.details_finished.emit()
 
     def _on_details_error(self, generation: int, exc: BaseException) -> None:
@@ -159,6 +179,7 @@ class StudyController(QObject):
 
 def _scan_task(ctx: TaskContext, path: Path, index_path: Path) -> tuple[ScanSummary, BrowserSnapshot]:
     """Worker thread: scan, sending a browser snapshot now and then so the tree fills in."""
+    folder = str(_folder_of(path))
     with SeriesIndex(index_path) as index:
         last = [time.monotonic()]
 
@@ -166,10 +187,16 @@ def _scan_task(ctx: TaskContext, path: Path, index_path: Path) -> tuple[ScanSumm
             ctx.progress(done, total, message)
             if time.monotonic() - last[0] > SNAPSHOT_INTERVAL_S:
                 last[0] = time.monotonic()
-                ctx.emit(read_snapshot(index))
+                ctx.emit(read_snapshot(index, folder))
 
         summary = scan(path, index, progress=progress, cancel=ctx.cancel)
-        return summary, read_snapshot(index)
+        return summary, read_snapshot(index, summary.root)
+
+
+def _folder_of(path: Path) -> Path:
+    """The folder a scan indexes: ``path`` itself, or the folder holding a DICOMDIR (as ``scan`` does)."""
+    resolved = path.resolve()
+    return resolved if resolved.is_dir() else resolved.parent
 
 
 def _details_task(ctx: TaskContext, snapshot: BrowserSnapshot, index_path: Path) -> None:

@@ -22,14 +22,14 @@ class ReferenceOverlays:
         """One layer per view for ``overlay``, drawing the items numbered ``shown``."""
         self.remove(overlay.sop_instance_uid)
         self.overlays[overlay.sop_instance_uid] = overlay
-        for view in self._viewer.views.values():
+        for view in self._viewer.viewports:
             layer = ReferenceLayer(overlay.sop_instance_uid, overlay.masks)
             layer.set_shown(shown)
             view.add_layer(layer)
 
     def set_shown(self, sop_instance_uid: str, shown: frozenset[int]) -> None:
         name = layer_name(sop_instance_uid)
-        for view in self._viewer.views.values():
+        for view in self._viewer.viewports:
             for layer in view.layers:
                 if isinstance(layer, ReferenceLayer) and layer.name == name:
                     layer.set_shown(shown)

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -55,11 +54,8 @@ class HistoryPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
         layout.addWidget(self.table, 1)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.open_button)
-        buttons.addWidget(self.current_button)
-        buttons.addStretch(1)
-        layout.addLayout(buttons)
+        for button in (self.open_button, self.current_button):  # one above the other: a narrow panel
+            layout.addWidget(button, 0, Qt.AlignmentFlag.AlignLeft)
         self.show_history([], 0, 0)
 
     def show_history(self, items: Sequence[HistoryItem], shown: int, latest: int) -> None:

@@ -82,7 +82,7 @@ class ReviewOverlays(QObject):
 
     def set_look(self, style: MaskStyle, opacity: float) -> None:
         self.style, self.opacity = style, opacity
-        for view in self._viewer.views.values():
+        for view in self._viewer.viewports:
             for layer in view.layers:
                 if isinstance(layer, MaskLayer) and layer.name == MASK_LAYER:
                     layer.set_look(style, opacity)
@@ -95,7 +95,7 @@ class ReviewOverlays(QObject):
     def set_shown(self, shown: bool) -> None:
         """The one switch for every AI overlay (masks and heat map)."""
         self.shown = shown
-        for view in self._viewer.views.values():
+        for view in self._viewer.viewports:
             for layer in view.layers:
                 if layer.name in (MASK_LAYER, HEAT_LAYER):
                     layer.item.setVisible(shown)
@@ -124,7 +124,7 @@ class ReviewOverlays(QObject):
             return
         shown = [(self.colours.get(f.id, 1), f.finding) for f in state.findings if self._review.visible(f)]
         labels = label_volume(volume.shape, shown)
-        for view in self._viewer.views.values():
+        for view in self._viewer.viewports:
             layer = MaskLayer(MASK_LAYER, labels)
             layer.set_look(self.style, self.opacity)
             layer.item.setVisible(self.shown)
@@ -149,7 +149,7 @@ class ReviewOverlays(QObject):
             self.heat_changed.emit(None)
             return
         high = 1.0 if self.heat_source is HeatSource.PROBABILITY else max(float(np.max(values[region])), 1e-6)
-        for view in self._viewer.views.values():
+        for view in self._viewer.viewports:
             layer = HeatLayer(HEAT_LAYER, values, HEAT_FLOOR * high, high, region)
             layer.item.setOpacity(self.heat_opacity)
             layer.item.setVisible(self.shown)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QListWidget,
     QPushButton,
     QRadioButton,
     QSlider,
@@ -34,6 +35,15 @@ def _slider(maximum: int, value: int) -> QSlider:
     slider.setRange(0, maximum)
     slider.setValue(value)
     return slider
+
+
+def _pairs(*widgets: QWidget) -> QGridLayout:
+    """Widgets two to a row, so the panel stays narrow enough to leave the images most of the screen."""
+    grid = QGridLayout()
+    grid.setContentsMargins(0, 0, 0, 0)
+    for index, widget in enumerate(widgets):
+        grid.addWidget(widget, *divmod(index, 2))
+    return grid
 
 
 def _row(*widgets: QWidget, stretch: bool = False) -> QHBoxLayout:
@@ -67,7 +77,7 @@ class EditBar(QFrame):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
         layout.addLayout(_row(self.brush, self.eraser, QLabel("radius"), self.radius, stretch=True))
-        layout.addLayout(_row(self.undo, self.redo, self.save, self.cancel))
+        layout.addLayout(_pairs(self.undo, self.redo, self.save, self.cancel))
 
 
 class ReviewPanel(QWidget):
@@ -85,7 +95,8 @@ class ReviewPanel(QWidget):
         self.cls_card_button = QPushButton("Classification card…")
         self.cls_card_button.setToolTip("The density classifier's card: intended use, validation, limitations")
         self.run_button, self.cancel_button = QPushButton("Run AI"), QPushButton("Cancel")
-        self.auto_run = QCheckBox("Run automatically when a matching series opens (concurrent mode only)")
+        self.auto_run = QCheckBox("Run AI when a matching series opens")
+        self.auto_run.setToolTip("Concurrent reading mode only: in read-first mode you read before the AI runs")
         self.reading_label = QLabel()
         self.reading_label.setWordWrap(True)
         self.reading_label.setStyleSheet(READ_FIRST_STYLE)
@@ -97,6 +108,12 @@ class ReviewPanel(QWidget):
         self.input_check_label.setStyleSheet(INPUT_CHECK_STYLE)
         self.input_check_label.setVisible(False)
         self.table = FindingsTable()
+        self.measurements_title = QLabel("Measurements (kept with the series): none")
+        self.measurement_list = QListWidget()  # "M1 length 23.4 mm, axial slice 57"
+        self.measurement_list.setMaximumHeight(90)
+        self.measurement_list.setWordWrap(True)
+        self.measurement_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.measurement_list.setVisible(False)
         self.accept_button, self.reject_button = QPushButton("Accept (A)"), QPushButton("Reject… (R)")
         self.edit_button, self.add_button = QPushButton("Edit mask (E)"), QPushButton("Draw missed (D)")
         self.edit_bar = EditBar()
@@ -112,7 +129,8 @@ class ReviewPanel(QWidget):
         self.export_button = QPushButton("Export SEG + SR…")
         self.deid_button = QPushButton("Export de-identified…")
         self.report_button = QPushButton("Save report…")
-        self.report_privacy = QCheckBox("Report without patient and study details (privacy)")
+        self.report_privacy = QCheckBox("Report without patient details (privacy)")
+        self.report_privacy.setToolTip("The saved report leaves out the patient's and the study's identifying details")
         self.export_status = QLabel()
         self.export_status.setWordWrap(True)
         self.export_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -142,13 +160,16 @@ class ReviewPanel(QWidget):
         layout.addWidget(self.notice)
         layout.addWidget(self.model_label)
         layout.addLayout(_row(self.card_button, self.cls_card_button, stretch=True))
-        layout.addLayout(_row(self.run_button, self.cancel_button, stretch=True))
+        layout.addLayout(_row(self.run_button, stretch=True))  # its text names the models: no room beside it
+        layout.addLayout(_row(self.cancel_button, stretch=True))
         layout.addWidget(self.auto_run)
         layout.addWidget(self.reading_label)
         layout.addWidget(self.reveal_button)
         layout.addWidget(self.input_check_label)
         layout.addWidget(self.table, 1)
-        layout.addLayout(_row(self.accept_button, self.reject_button, self.edit_button, self.add_button))
+        layout.addWidget(self.measurements_title)
+        layout.addWidget(self.measurement_list)
+        layout.addLayout(_pairs(self.accept_button, self.reject_button, self.edit_button, self.add_button))
         layout.addWidget(self.edit_bar)
         grid = QGridLayout()
         grid.addWidget(self.shown, 0, 0)
@@ -163,9 +184,16 @@ class ReviewPanel(QWidget):
         layout.addWidget(self.colour_bar)
         layout.addWidget(self.status)
         layout.addLayout(_row(self.sign_button, self.amend_button, stretch=True))
-        layout.addLayout(_row(self.export_button, self.deid_button, self.report_button, stretch=True))
+        layout.addLayout(_pairs(self.export_button, self.deid_button, self.report_button))
         layout.addWidget(self.report_privacy)
         layout.addWidget(self.export_status)
+
+    def show_measurements(self, lines: list[str]) -> None:
+        """The shown series' measurements, listed under its findings."""
+        self.measurements_title.setText(f"Measurements (kept with the series): {len(lines) or 'none'}")
+        self.measurement_list.clear()
+        self.measurement_list.addItems(lines)
+        self.measurement_list.setVisible(bool(lines))
 
     def set_threshold_text(self, threshold: float) -> None:
         self.threshold_label.setText(f"Hide AI p < {threshold:.2f}")

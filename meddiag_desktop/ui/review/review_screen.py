@@ -15,6 +15,7 @@ from meddiag_desktop.review.model import Decision, ReviewStatus, SignOffSummary
 from meddiag_desktop.ui.actions import make_action
 from meddiag_desktop.ui.controllers.analysis_controller import AnalysisController
 from meddiag_desktop.ui.controllers.edit_controller import EditController, EditMode
+from meddiag_desktop.ui.controllers.measurement_controller import MeasurementController
 from meddiag_desktop.ui.controllers.review_controller import ReviewController
 from meddiag_desktop.ui.dialogs import ood_dialog, review_dialogs
 from meddiag_desktop.ui.panels import Level
@@ -79,6 +80,8 @@ class ReviewScreen(QObject):
         self.panel = ReviewPanel()
         self.analysis = AnalysisController(settings, runner, notes, self)
         self.review = ReviewController(settings, notes, self)
+        self.measurements = MeasurementController(viewer.store, self.review, lambda: viewer.state.info.study_uid,
+                                                  notes, self)  # fmt: skip
         self.overlays = ReviewOverlays(viewer, self.review, self)
         self.editing = EditController(viewer, self.review, notes, self)
         self.exports = ExportActions(settings, runner, viewer, self.review, self.panel, notes, parent)
@@ -128,7 +131,10 @@ class ReviewScreen(QObject):
         self.review.state_changed.connect(self._on_review_state_changed)
         self.review.selection_changed.connect(self._on_review_selection_changed)
         self.review.threshold_changed.connect(self._on_review_threshold_changed)
+        self.review.signed.connect(self._on_review_signed)
+        self.review.saving_changed.connect(self._on_review_saving_changed)
         self.editing.changed.connect(self._on_editing_changed)
+        self.measurements.listed.connect(self.panel.show_measurements)
         self.overlays.heat_changed.connect(self._on_overlays_heat_changed)
         self._viewer.state.volume_changed.connect(self._on_state_volume_changed)
         self._viewer.state.loading_changed.connect(self._on_state_loading_changed)
@@ -170,7 +176,11 @@ class ReviewScreen(QObject):
 
     def on_series_loaded(self, series_uid: str) -> None:
         """A series is fully loaded: restore its newest review, or run the AI if the user asked for that."""
-        if self.review.restore_latest(series_uid):
+        self.review.restore_latest(series_uid, self._on_review_restored)
+        self._refresh()
+
+    def _on_review_restored(self, restored: bool) -> None:
+        if restored:
             self._notes.notify(Level.INFO, "The stored AI review of this series was restored.")
         elif self.auto_run and self.analysis.matches(self._viewer.state.volume):
             self._on_run_triggered()
@@ -216,9 +226,12 @@ class ReviewScreen(QObject):
     def _on_analysis_override_needed(self, check: InputCheck) -> None:
         """Soft issues: the radiologist types why (recorded and audited) or the AI is not run."""
         reason = ood_dialog.ask_override(self._window, check)
-        overridden = None
-        if reason is not None:
-            overridden = self.review.record_override(check, self._viewer.state.info.study_uid, reason)
+        if reason is None:
+            self.analysis.decline_override()
+        else:
+            self.review.record_override(check, self._viewer.state.info.study_uid, reason, self._on_override_recorded)
+
+    def _on_override_recorded(self, overridden: InputCheck | None) -> None:
         if overridden is None:
             self.analysis.decline_override()
         else:
@@ -237,8 +250,7 @@ class ReviewScreen(QObject):
         else:
             self.review.open_run(outcome.run_id)
         self._amend_series = self._amend_reason = ""
-        state = self.review.state
-        if state is not None and state.ai_hidden:
+        if self.review.read_first:  # a new run opens hidden in read-first mode (shown once the store has it)
             self._notes.notify(Level.INFO, "AI finished; its findings stay hidden (read first): mark your own "
                                "findings (D), then Reveal AI findings (Ctrl+Shift+R).")  # fmt: skip
         else:
@@ -309,8 +321,11 @@ class ReviewScreen(QObject):
                                                actor.display_name):  # fmt: skip
             self._notes.notify(Level.INFO, "Not signed: the review stays open.")
             return
-        if self.review.sign_off():
-            self._notes.notify(Level.INFO, f"Review signed off by {actor.display_name} ({actor.os_user}).")
+        self.review.sign_off()
+
+    def _on_review_signed(self, _state: ReviewState) -> None:
+        actor = self.review.actor
+        self._notes.notify(Level.INFO, f"Review signed off by {actor.display_name} ({actor.os_user}).")
 
     def _on_amend_triggered(self) -> None:
         if self.review.state is None or self.review.state.status is not ReviewStatus.SIGNED:
@@ -324,6 +339,9 @@ class ReviewScreen(QObject):
     def _on_review_state_changed(self, _state: ReviewState | None) -> None:
         self._sync_maps()
         self._refresh()
+
+    def _on_review_saving_changed(self, _pending: int) -> None:
+        self._refresh_status()
 
     def _on_review_selection_changed(self, finding_id: str) -> None:
         self.panel.table.select_id(finding_id)
@@ -401,7 +419,8 @@ class ReviewScreen(QObject):
 
     def _refresh_status(self) -> None:
         state = self.review.state
-        self.panel.status.setText(status_text(state))
+        saving = " · saving to the review store…" if self.review.saving and state is not None else ""
+        self.panel.status.setText(status_text(state) + saving)
         hidden = state is not None and state.ai_hidden
         self.panel.reading_label.setVisible(self.review.read_first or (state is not None and state.read_first))
         self.panel.reading_label.setText(reading_text(state, self.review.read_first))
@@ -416,7 +435,8 @@ class ReviewScreen(QObject):
         busy, open_ = self.analysis.busy, self.review.editable
         chosen = self.review.selected_finding() is not None
         p.run_button.setEnabled(state.volume is not None and not state.loading and not busy)
-        p.run_button.setText(f"Run AI ({self.analysis.model_label()})" if not busy else "AI running…")
+        p.run_button.setText("Run AI (Ctrl+I)" if not busy else "AI running…")  # the models are named above it
+        p.run_button.setToolTip(f"Run {self.analysis.model_label()} on this series")
         p.cancel_button.setEnabled(busy)
         for button in (p.accept_button, p.reject_button, p.edit_button):
             button.setEnabled(open_ and chosen)

@@ -1,9 +1,10 @@
 """One plane of the open volume: pyqtgraph ViewBox in millimetres, layer stack, overlays.
 
 Mouse: wheel scrolls slices, Ctrl+wheel zooms, right-drag zooms, middle-drag or Shift+drag
-pans, left-drag runs the active tool (window/level, crosshair, or a measurement). A left
-click sets the crosshair point shared by every view only with the crosshair tool or with Ctrl
-held: a plain click with any other tool leaves every view's plane where it is.
+pans, left-drag runs the active tool (window/level, crosshair, or a measurement), and a right
+click asks for the viewport menu (its plane). A left click sets the crosshair point shared by
+every view only with the crosshair tool or with Ctrl held: a plain click with any other tool
+leaves every view's plane where it is.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
 
 from meddiag_desktop.core.window_level import WindowLevel, drag_window
 from meddiag_desktop.ui.viewer import corner_info
@@ -82,6 +83,10 @@ class _SliceViewBox(pg.ViewBox):  # type: ignore[misc]
         if ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
             self._view.click(self.mapToView(ev.pos()), ev.modifiers())
+        elif ev.button() == Qt.MouseButton.RightButton:  # a right click, not a right-drag zoom
+            ev.accept()
+            self._view.activated.emit(self._view)
+            self._view.menu_requested.emit(self._view, ev.screenPos().toPoint())
 
 
 class SliceView(pg.GraphicsView):  # type: ignore[misc]
@@ -89,6 +94,7 @@ class SliceView(pg.GraphicsView):  # type: ignore[misc]
 
     activated = Signal(object)  # self, when the user interacts with it
     stroke = Signal(object, float, float, bool, bool)  # self, x mm, y mm, first, last (brush / eraser)
+    menu_requested = Signal(object, QPoint)  # self, global position (right click: choose the plane)
 
     def __init__(
         self, state: ViewerState, plane: Plane, store: MeasurementStore, parent: QWidget | None = None
@@ -169,11 +175,20 @@ class SliceView(pg.GraphicsView):  # type: ignore[misc]
     # -- state changes -------------------------------------------------------------------
 
     def _on_state_volume_changed(self) -> None:
-        volume = self.state.volume
-        self.geometry = None if volume is None else view_geometry(volume, self.plane)
         for layer in list(self.layers):
             self.remove_layer(layer.name)
         self.base.item.clear()
+        self._show_plane()
+
+    def set_plane(self, plane: Plane) -> None:
+        """Show another plane of the same volume; overlay layers stay and follow the new plane."""
+        if plane is not self.plane:
+            self.plane = plane
+            self._show_plane()
+
+    def _show_plane(self) -> None:
+        volume = self.state.volume
+        self.geometry = None if volume is None else view_geometry(volume, self.plane)
         if volume is None or self.geometry is None:
             return
         self.slice_index = round(self.state.position[self.geometry.axes.slice_axis])
@@ -182,9 +197,11 @@ class SliceView(pg.GraphicsView):  # type: ignore[misc]
         for line in (self.v_line, self.h_line):
             line.setPen(pg.mkPen((*color, 150), width=1))
         self._render_layers()
-        self._place(self.base.item)
+        for item in (self.base.item, *(layer.item for layer in self.layers)):
+            self._place(item)
         self.fit()
         self.measure.rebuild()
+        self._on_state_position_changed()
 
     def _set_letters(self) -> None:
         volume = self.state.volume

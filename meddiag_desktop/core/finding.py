@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from meddiag_desktop.core.lung_zone import check_place
+
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
@@ -34,6 +36,11 @@ class Finding:
         Boolean mask cropped to ``bbox`` (shape ``(z1-z0, y1-y0, x1-x0)``).
     class_probabilities
         Calibrated class probabilities from a classifier, or empty.
+    lung_side, lung_zone
+        Which lung (``"right"``/``"left"``) and which third of it from apex to base
+        (``"upper"``/``"middle"``/``"lower"``, ``core.lung_zone``), from the lung mask of the
+        analysis; empty when not known (no lung mask, a finding outside the lungs, a stored
+        finding from before zones were computed).
     """
 
     id: str
@@ -51,8 +58,11 @@ class Finding:
     class_probabilities: dict[str, float] = field(default_factory=dict)
     label: str = "lesion"
     origin: str = "ai"
+    lung_side: str = ""
+    lung_zone: str = ""
 
     def __post_init__(self) -> None:
+        check_place(self.lung_side, self.lung_zone)
         z0, y0, x0, z1, y1, x1 = self.bbox
         expected = (z1 - z0, y1 - y0, x1 - x0)
         if self.mask.shape != expected:
@@ -97,4 +107,6 @@ class Finding:
             "max_prob": round(self.max_prob, 4),
             "mask_voxels": int(self.mask.sum()),
             "class_probabilities": {k: round(v, 4) for k, v in self.class_probabilities.items()},
+            "lung_side": self.lung_side,
+            "lung_zone": self.lung_zone,
         }

@@ -22,6 +22,7 @@ from meddiag_desktop.inference import classify, ood
 from meddiag_desktop.inference.candidates import GridMaps, grid_candidates, native_finding, native_probability
 from meddiag_desktop.inference.lung_mask import lung_region
 from meddiag_desktop.inference.lung_mask import lungs as lungs_of
+from meddiag_desktop.inference.lung_zones import LungZones
 from meddiag_desktop.inference.preprocess import (
     check_volume,
     normalise,
@@ -169,7 +170,8 @@ def _grid_maps(prep: ModelInput, prob: NDArray[np.float32], manifest: ModelManif
     slabs = prep.masks
     lungs = lungs_of(slabs.hu, slabs.spacing, slabs.body)
     region = slabs.expand(lung_region(lungs, slabs.spacing, post.lung_margin_mm))
-    return GridMaps(prep.grid, prob, prep.hu, slabs.expand(lungs.left | lungs.right), region)
+    zones = LungZones.of(lungs, prep.grid, slabs.factor)
+    return GridMaps(prep.grid, prob, prep.hu, slabs.expand(lungs.left | lungs.right), region, zones)
 
 
 def _findings(
@@ -183,7 +185,7 @@ def _findings(
         fid = f"F{len(out) + 1}"
         finding = native_finding(fid, candidate, maps.prob, maps.grid, volume, native_prob, extent)
         if finding is not None:
-            out.append(finding)
+            out.append(maps.zones.place(finding) if maps.zones is not None else finding)
             features[fid] = {**candidate.features(), "score": score}
     return out, features
 

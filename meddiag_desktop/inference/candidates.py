@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from meddiag_desktop.core.finding import Finding
     from meddiag_desktop.core.volume import Volume
+    from meddiag_desktop.inference.lung_zones import LungZones
     from meddiag_desktop.inference.manifest import PostprocessSpec
 
 MAX_FINDINGS = 50
@@ -41,6 +42,7 @@ class GridMaps:
     hu: NDArray[np.float32]
     lung: NDArray[np.bool_] | None  # aerated lung
     region: NDArray[np.bool_] | None  # lung envelope (lungs plus what indents them)
+    zones: LungZones | None = None  # left and right lung, to name each finding's side and zone
 
 
 @dataclass(frozen=True, eq=False)

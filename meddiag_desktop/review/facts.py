@@ -33,6 +33,7 @@ _KINDS: dict[str, tuple[str, tuple[str, ...], str, str]] = {
     "reveal": ("reveals", ("review_id", "version"), "*", ""),
     "ood_override": ("ood_overrides", ("override_id",), "*", ""),
     "measurement": ("measurements", ("seq",), "*", ""),
+    "undo": ("undos", ("seq",), "*", ""),
 }  # fmt: skip
 
 _LABELS = {
@@ -47,6 +48,7 @@ _LABELS = {
     "reveal": "the AI reveal (and reading outcomes) of review {0} version {1}",
     "ood_override": "input-check override {0}",
     "measurement": "measurement change {0}",
+    "undo": "undo {0}",
 }
 TABLES = {kind: spec[0] for kind, spec in _KINDS.items()}
 

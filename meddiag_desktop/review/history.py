@@ -1,4 +1,4 @@
-"""A review's history: every version, AI run, decision, reveal and sign-off, with who and when.
+"""A review's history: every version, AI run, decision, undo, reveal and sign-off, with who and when.
 
 Read from the fact tables (each row sealed by its audit entry); nothing here writes.
 """
@@ -20,6 +20,7 @@ class HistoryKind(enum.Enum):
     REVEAL = "AI revealed"
     MASK = "mask"  # before the decision written with it (same time)
     DECISION = "decision"
+    UNDO = "undo"
     SIGNOFF = "sign-off"
 
 
@@ -106,6 +107,14 @@ def _work(db: sqlite3.Connection, review_id: int) -> list[HistoryItem]:
     ):
         what = f"{fid} drawn" if mask_version == 0 else f"{fid} mask version {mask_version} saved"
         out.append(HistoryItem(time_utc, version, HistoryKind.MASK, what, who))
+    for version, fid, decision, mask_version, time_utc, who in db.execute(
+        "SELECT u.version, u.finding_id, d.decision, m.mask_version, u.time_utc, u.os_user FROM undos u"
+        " JOIN decisions d ON d.seq = u.decision_seq LEFT JOIN mask_edits m ON m.seq = u.mask_seq"
+        " WHERE u.review_id = ?",
+        (review_id,),
+    ):
+        mask = f", mask version {mask_version} set aside" if mask_version else ""
+        out.append(HistoryItem(time_utc, version, HistoryKind.UNDO, f"{fid} {decision} undone{mask}", who))
     return out
 
 

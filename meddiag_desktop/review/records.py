@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from meddiag_desktop.inference.analyze import AnalysisResult
 
 _MEASURES = ("centroid_index", "centroid_lps", "bbox", "volume_ml", "long_axis_mm", "short_axis_mm", "mean_hu",
-             "max_hu", "mean_prob", "max_prob", "class_probabilities", "label", "origin")  # fmt: skip
+             "max_hu", "mean_prob", "max_prob", "class_probabilities", "label", "origin", "lung_side",
+             "lung_zone")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -108,4 +109,6 @@ def finding_from_row(finding_id: str, data: str, mask: bytes) -> Finding:
         class_probabilities=dict(values["class_probabilities"]),
         label=values["label"],
         origin=values["origin"],
+        lung_side=values.get("lung_side", ""),  # findings stored before zones were named have none
+        lung_zone=values.get("lung_zone", ""),
     )

@@ -47,6 +47,10 @@ CREATE TABLE IF NOT EXISTS measurements (
     seq INTEGER PRIMARY KEY, series_uid TEXT NOT NULL, study_uid TEXT NOT NULL, number INTEGER NOT NULL,
     action TEXT NOT NULL, data TEXT NOT NULL, time_utc TEXT NOT NULL, os_user TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS measurements_by_series ON measurements (series_uid, number, seq);
+CREATE TABLE IF NOT EXISTS undos (
+    seq INTEGER PRIMARY KEY, review_id INTEGER NOT NULL, version INTEGER NOT NULL, finding_id TEXT NOT NULL,
+    decision_seq INTEGER NOT NULL UNIQUE REFERENCES decisions(seq), mask_seq INTEGER REFERENCES mask_edits(seq),
+    time_utc TEXT NOT NULL, os_user TEXT NOT NULL);
 """
 
 # version_runs: an amendment that brought a new AI run (version N shows run X's findings).
@@ -56,8 +60,10 @@ CREATE INDEX IF NOT EXISTS measurements_by_series ON measurements (series_uid, n
 # and the input check as JSON; the run's payload names the override it ran under (``review.ood_record``).
 # measurements: every change of a viewer measurement of a series (added / edited / deleted), newest row per
 # (series, number) wins (``review.measurements``).
+# undos: a decision taken back before sign-off (with the mask row written with it, if any); the decision
+# and mask rows stay, restore skips them (``ReviewService.undo_last``).
 _IMMUTABLE = ("ai_runs", "ai_findings", "ai_maps", "reviews", "decisions", "mask_edits", "version_runs", "readings",
-              "reveals", "reading_outcomes", "ood_overrides", "measurements")  # fmt: skip
+              "reveals", "reading_outcomes", "ood_overrides", "measurements", "undos")  # fmt: skip
 
 TRIGGERS = (
     "\n".join(

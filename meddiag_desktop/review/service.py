@@ -29,6 +29,7 @@ from meddiag_desktop.review.records import (
     finding_from_row,
     finding_mask,
 )
+from meddiag_desktop.review.undo import UNDO_EVENT, last_undoable, undo_details, undone_rows, write_undo
 
 if TYPE_CHECKING:
     import sqlite3
@@ -213,25 +214,28 @@ class ReviewService:
         reason, signoff = self._version(db, review_id, number)
         base, run_id = self._run_of(db, review_id, number, first_run)
         findings = {f.id: ReviewFinding(f) for f in self._ai_findings(db, run_id)}
-        drawn = {r[0] for r in db.execute(
-            "SELECT finding_id FROM mask_edits WHERE review_id = ? AND mask_version = 0", (review_id,))}  # fmt: skip
+        undone = undone_rows(db, review_id)
+        drawn = {fid for seq, fid in db.execute(
+            "SELECT seq, finding_id FROM mask_edits WHERE review_id = ? AND mask_version = 0", (review_id,))
+            if seq not in undone.masks}  # fmt: skip
 
         def kept(finding_id: str, at: int) -> bool:
             return at <= number and (at >= base or finding_id in drawn)
 
-        for fid, at, mask_version, data, mask in db.execute(
-            "SELECT finding_id, version, mask_version, data, mask FROM mask_edits WHERE review_id = ? ORDER BY seq",
+        for seq, fid, at, mask_version, data, mask in db.execute(
+            "SELECT seq, finding_id, version, mask_version, data, mask FROM mask_edits WHERE review_id = ?"
+            " ORDER BY seq",
             (review_id,),
         ):
-            if kept(fid, at):
+            if kept(fid, at) and seq not in undone.masks:
                 finding, previous = finding_from_row(fid, data, mask), findings.get(fid)
                 findings[fid] = (replace(previous, finding=finding, mask_version=mask_version) if previous
                                  else ReviewFinding(finding, mask_version=mask_version))  # fmt: skip
-        for fid, at, decision, why, note in db.execute(
-            "SELECT finding_id, version, decision, reason, note FROM decisions WHERE review_id = ? ORDER BY seq",
+        for seq, fid, at, decision, why, note in db.execute(
+            "SELECT seq, finding_id, version, decision, reason, note FROM decisions WHERE review_id = ? ORDER BY seq",
             (review_id,),
         ):
-            if kept(fid, at):
+            if kept(fid, at) and seq not in undone.decisions:
                 findings[fid] = findings[fid].decided(Decision(decision), RejectReason(why) if why else None, note)
         read_first, revealed = self._reading(db, review_id, base, number)
         return ReviewState(review_id, series_uid, study_uid, run_id, number, tuple(findings.values()), signoff, reason,
@@ -306,6 +310,18 @@ class ReviewService:
             self._audit(db, "finding_added", state.study_uid, state.series_uid, drawn.id, details=details,
                         facts=(FactRef.of("mask", int(mask or 0)), decision))  # fmt: skip
         return self.restore(state.review_id)
+
+    def undo_last(self, state: ReviewState) -> ReviewState:
+        """Take back the newest decision of the open version (audited); the finding shows what it showed before."""
+        with self.store.transaction() as db:
+            number = self._assert_open(db, state)
+            target = last_undoable(db, state.review_id, number)
+            fact = write_undo(db, state.review_id, number, target, self.actor.os_user)
+            after = self.restore(state.review_id)
+            now = next((f.decision.value for f in after.findings if f.id == target.finding_id), "removed")
+            self._audit(db, UNDO_EVENT, state.study_uid, state.series_uid, target.finding_id,
+                        details=undo_details(target, now), facts=(fact,))  # fmt: skip
+        return after
 
     def next_added_id(self, state: ReviewState) -> str:
         return next_added_id(state)

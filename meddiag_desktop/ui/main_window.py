@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QTabBar,
@@ -300,6 +301,13 @@ class MainWindow(QMainWindow):
             self.open_path(Path(urls[0].toLocalFile()))
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.review.analysis.busy:
+            yes, no = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No
+            question = "An AI analysis is running. Quit and cancel it?"
+            if QMessageBox.question(self, "Quit MedDiag Desktop", question, yes | no, no) != yes:
+                event.ignore()  # the run goes on and the window stays
+                return
+        # Quitting cancels every task, the AI run too (it stops at its next step; nothing of it is stored).
         self.viewer.set_cine(False)
         self.runner.shutdown()
         self.decode_pool.close()

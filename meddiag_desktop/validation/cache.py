@@ -63,7 +63,7 @@ def finding_to_json(f: Finding) -> dict[str, Any]:
         "bbox": list(f.bbox), "volume_ml": f.volume_ml, "long_axis_mm": f.long_axis_mm,
         "short_axis_mm": f.short_axis_mm, "mean_hu": f.mean_hu, "max_hu": f.max_hu, "mean_prob": f.mean_prob,
         "max_prob": f.max_prob, "class_probabilities": f.class_probabilities, "label": f.label,
-        "origin": f.origin, "mask": _mask_text(f.mask),
+        "origin": f.origin, "mask": _mask_text(f.mask), "lung_side": f.lung_side, "lung_zone": f.lung_zone,
     }  # fmt: skip
 
 
@@ -76,6 +76,7 @@ def finding_from_json(d: dict[str, Any]) -> Finding:
         d["volume_ml"], d["long_axis_mm"], d["short_axis_mm"], d["mean_hu"], d["max_hu"], d["mean_prob"],
         d["max_prob"], _mask_from(d["mask"], (z1 - z0, y1 - y0, x1 - x0)),
         {str(k): float(v) for k, v in d["class_probabilities"].items()}, d["label"], d["origin"],
+        d.get("lung_side", ""), d.get("lung_zone", ""),
     )  # fmt: skip
 
 

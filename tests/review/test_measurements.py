@@ -107,12 +107,12 @@ def test_a_schema_4_store_gains_the_measurements_table_and_keeps_every_row(tmp_p
         db.execute("UPDATE meta SET value = '4' WHERE key = 'schema'")
         db.commit()
     with _store(tmp_path) as store:
-        assert store.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == SCHEMA_VERSION == "5"
+        assert store.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == SCHEMA_VERSION
         for table, rows in before.items():
             assert store.db.execute(f"SELECT * FROM {table}").fetchall()[: len(rows)] == rows
         assert store.db.execute("SELECT COUNT(*) FROM audit").fetchone()[0] == len(before["audit"]) + 1
         last = store.db.execute("SELECT event, details FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-        assert last[0] == STORE_UPGRADED and json.loads(last[1]) == {"from_schema": 4, "to_schema": 5}
+        assert last[0] == STORE_UPGRADED and json.loads(last[1]) == {"from_schema": 4, "to_schema": int(SCHEMA_VERSION)}
         assert store.verify_audit().ok
         _measure(store)
         assert store.verify_audit().ok

@@ -169,11 +169,11 @@ def test_run_ai_on_signed_review_asks_then_opens_an_amendment_and_history_reache
     wait_saved(window)
     old = screen.review.state
     assert old.version == 1 and old.historical and old.status is ReviewStatus.SIGNED and old.run_id == signed.run_id
-    assert not window.review_actions["accept"].isEnabled() and not window.review_actions["amend"].isEnabled()
+    assert not screen.panel.accept_button.isEnabled() and not screen.panel.amend_button.isEnabled()
     assert "v1 of 2 (from the history)" in screen.panel.status.text()
     history.current_button.click()
     wait_saved(window)
-    assert screen.review.state.version == 2 and window.review_actions["add"].isEnabled()
+    assert screen.review.state.version == 2 and screen.panel.add_button.isEnabled()
     assert "amendment_opened" in _audit_events(window)
 
 

@@ -76,7 +76,7 @@ def test_overlays_look_toggle_threshold_and_heat(qtbot: QtBot, window: MainWindo
     state = screen.review.state
     assert state is not None and [f.id for f in state.findings] == ["F1"]
     location = screen.panel.table.item(0, 1)
-    assert location is not None and location.text().startswith("right · ")  # x index 22 of 64: patient right
+    assert location is not None and location.text() == "right lung, middle third · slice 11 of 20"  # x 22 of 64
     axial = window.viewer.views[Plane.AXIAL]
     assert not ((_mask_pixels(axial) > 0) & (_mask_pixels(axial) < OUTLINE)).any()  # outline by default
     screen.panel.style_box.setCurrentIndex(list(MaskStyle).index(MaskStyle.BOTH))
@@ -132,12 +132,12 @@ def test_sign_off_asks_name_once_then_amend(qtbot: QtBot, window: MainWindow, mo
     assert screen.review.state.status is ReviewStatus.SIGNED
     assert asked == ["Preferences"]  # asked once, then saved in preferences
     assert window.studies.settings.with_preferences().reviewer_display_name == "Dr Who"
-    assert not window.review_actions["accept"].isEnabled()
+    assert not screen.panel.accept_button.isEnabled()  # the A key stays live and says why (test_review_flow)
     window.review_actions["amend"].trigger()
     wait_saved(window)
     assert screen.review.state.status is ReviewStatus.OPEN and screen.review.state.version == 2
     assert "amendment: wrong side" in screen.panel.status.text()
-    assert window.review_actions["accept"].isEnabled()
+    assert screen.panel.accept_button.isEnabled()
 
 
 def test_keys_dialog_and_model_card(window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -99,9 +99,13 @@ def test_run_decide_edit_add_sign_restart_audit(
     assert screen.panel.table.rowCount() == len(state.findings)
     first = state.findings[0]
     assert screen.review.selected == first.id
-    assert window.viewer.state.position == pytest.approx(first.finding.centroid_index)
+    axes = screen.overlays.recist_axes()
+    assert axes is not None and first.finding.bbox[0] <= axes.slice_index < first.finding.bbox[3]
+    _, y, x = first.finding.centroid_index  # its centre in-plane, on the slice where its RECIST axes are drawn
+    shown_at = (float(axes.slice_index), y, x)
+    assert window.viewer.state.position == pytest.approx(shown_at)
     for view in window.viewer.views.values():  # the overlay sits on the finding in all three views
-        assert _overlay_at(view, first.finding.centroid_index, radius=40) > 0
+        assert _overlay_at(view, shown_at, radius=40) > 0
     assert screen.panel.colour_bar.isVisible()
 
     # Accept the first (A), reject the second with a reason (R).

@@ -3,9 +3,11 @@
 One ``ModelRegistry`` (with its cached onnxruntime sessions) lives as long as the window.
 Each run starts with the input check (``inference.ood``, in a worker: it reads headers): a
 hard issue refuses the run, soft issues emit ``override_needed`` and wait for ``run_overridden``
-(with the recorded override) or ``decline_override``. The worker records the run in its own
-``ReviewStore`` connection (one per thread) before the GUI hears of it, so a run the
-radiologist saw is always on disk.
+(with the recorded override) or ``decline_override``. A refusal, or an override declined, is
+kept as ``refusal`` (plain words) until another series is shown: the panel shows it and Run AI
+stays off for the series. The worker records the run in its own ``ReviewStore`` connection (one
+per thread) before the GUI hears of it, so a run the radiologist saw is always on disk. Every
+message is about the series the run is for (``NotificationPanel`` shows it only with that series).
 """
 
 from __future__ import annotations
@@ -152,6 +154,16 @@ def _analysis_task(ctx: TaskContext, registry: ModelRegistry, request: AnalysisR
     return AnalysisOutcome(run.run_id, run.series_uid, result, saliency)
 
 
+DECLINED = ("AI not run on this series: it is outside the range the AI was validated for, and no reason was "
+            "given to run it anyway. Open the series again to run it with a reason.")  # fmt: skip
+
+
+def refusal_words(check: InputCheck) -> str:
+    """The AI panel's sentence for a refused series: each hard issue, and that Run AI stays off."""
+    issues = " ".join(issue.message for issue in check.hard)
+    return f"AI not run on this series: {issues} Run AI is off until another series is shown."
+
+
 class AnalysisController(QObject):
     """Owns the model registry and the one inference queue (one run at a time)."""
 
@@ -159,6 +171,7 @@ class AnalysisController(QObject):
     progress = Signal(int, int, str)
     finished = Signal(object)  # AnalysisOutcome
     override_needed = Signal(object)  # InputCheck with soft issues: answer with run_overridden or decline_override
+    refusal_changed = Signal(str)  # why the AI is not run on the shown series ("" once another series is shown)
 
     def __init__(self, settings: Settings, runner: TaskRunner, notes: NotificationPanel,
                  parent: QObject | None = None) -> None:  # fmt: skip
@@ -169,6 +182,8 @@ class AnalysisController(QObject):
         self._generation = 0
         self._handle: TaskHandle | None = None
         self._pending: AnalysisRequest | None = None  # checked, waiting for the radiologist's override
+        self._series = ""  # the series of the current (or last) run: its messages belong to it
+        self._refusal: tuple[str, str] = ("", "")  # (series UID, why the AI is not run on it)
 
     @property
     def busy(self) -> bool:
@@ -204,13 +219,27 @@ class AnalysisController(QObject):
             return False
         return manifest is not None and manifest.modality == volume.modality
 
+    def refusal(self, series_uid: str) -> str:
+        """Why the AI was refused on ``series_uid`` while it is shown, in plain words ("" when it was not)."""
+        refused, why = self._refusal
+        return why if series_uid and refused == series_uid else ""
+
+    def _refuse(self, series_uid: str, why: str) -> None:
+        self._refusal = (series_uid, why)
+        self.refusal_changed.emit(why)
+
     def run(self, volume: Volume, study_uid: str, actor: Actor) -> None:
         """Check the series, then start a run (a second request while one runs is refused: one inference queue)."""
         if self.busy:
-            self._notes.notify(Level.INFO, "The AI is already running; wait for it or cancel it.")
+            self._notes.notify(Level.INFO, "The AI is already running; wait for it or cancel it.", self._series)
+            return
+        why = self.refusal(volume.series_instance_uid)
+        if why:
+            self._notes.notify(Level.INFO, why, volume.series_instance_uid)
             return
         self._generation += 1
         self._pending = None
+        self._series = volume.series_instance_uid
         cls_model = self.cls_model if self._installed(self.cls_model) else None
         request = AnalysisRequest(volume, study_uid, self.seg_model, cls_model, self.settings.inference_threads,
                                   self.settings.review_store_path, actor, self.settings.config_dir,
@@ -232,9 +261,11 @@ class AnalysisController(QObject):
         self._start_analysis(dataclasses.replace(pending, input_check=check))
 
     def decline_override(self) -> None:
-        if self._pending is not None:
-            self._pending = None
-            self._notes.notify(Level.INFO, "AI not run: the series is outside the models' validated range.")
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            series = pending.volume.series_instance_uid
+            self._notes.notify(Level.INFO, "AI not run: the series is outside the models' validated range.", series)
+            self._refuse(series, DECLINED)
 
     def _on_check_finished(self, generation: int, request: AnalysisRequest, check: InputCheck) -> None:
         if not self._current(generation):
@@ -243,11 +274,13 @@ class AnalysisController(QObject):
             self._on_task_cancelled(generation)
             return
         self._handle = None
-        self.busy_changed.emit(False)
         status = check.status
         if status is CheckStatus.REFUSED:
+            self._refuse(check.series_uid, refusal_words(check))
+        self.busy_changed.emit(False)
+        if status is CheckStatus.REFUSED:
             self.progress.emit(1, 1, "AI not run: the series is outside what the models are meant for.")
-            self._notes.notify(Level.ERROR, ood.refusal_text(check))
+            self._notes.notify(Level.ERROR, ood.refusal_text(check), check.series_uid)
         elif status is CheckStatus.NEEDS_OVERRIDE:
             self.progress.emit(1, 1, "The series is outside the validated range: a reason is needed to run the AI.")
             self._pending = request
@@ -269,10 +302,12 @@ class AnalysisController(QObject):
             self._handle.cancel.cancel()
 
     def forget(self) -> None:
-        """Another series was opened: cancel the run and drop its result when it comes."""
+        """Another series was opened: cancel the run, drop its result when it comes, forget a refusal."""
         self.cancel()
         self._generation += 1
         self._pending = None
+        if self._refusal[0]:
+            self._refuse("", "")
         if self._handle is not None:
             self.busy_changed.emit(False)
         self._handle = None
@@ -302,7 +337,7 @@ class AnalysisController(QObject):
             shown = set(check.geometry_warnings) if check is not None else set()  # notified when the series loaded
             for warning in outcome.result.warnings:
                 if warning not in shown:
-                    self._notes.notify(Level.WARNING, warning)
+                    self._notes.notify(Level.WARNING, warning, outcome.series_uid)
             self.finished.emit(outcome)
 
     def _on_task_error(self, generation: int, exc: BaseException) -> None:
@@ -310,11 +345,11 @@ class AnalysisController(QObject):
             self._handle = None
             self.busy_changed.emit(False)
             self.progress.emit(1, 1, "AI run failed; see Notifications.")
-            self._notes.report(exc)
+            self._notes.report(exc, self._series)
 
     def _on_task_cancelled(self, generation: int) -> None:
         if self._current(generation):
             self._handle = None
             self.busy_changed.emit(False)
             self.progress.emit(1, 1, "AI run cancelled.")
-            self._notes.notify(Level.INFO, "AI run cancelled; nothing was stored.")
+            self._notes.notify(Level.INFO, "AI run cancelled; nothing was stored.", self._series)

@@ -126,8 +126,13 @@ class EditController(QObject):
         original = item.finding if item is not None and item.id == self.finding_id else None
         if original is None:
             return measured
-        return dataclasses.replace(measured, class_probabilities=dict(original.class_probabilities),
-                                   label=original.label, origin=original.origin)  # fmt: skip
+        # The classifier saw the old mask's centre: its class is dropped, shown as "not recomputed after edit".
+        # The lung side and zone came from the lung masks, which the app does not keep: an edit refines the
+        # outline of the same lesion, so they carry over.
+        return dataclasses.replace(
+            measured, label=original.label, origin=original.origin,
+            lung_side=original.lung_side, lung_zone=original.lung_zone,
+        )  # fmt: skip
 
     # -- strokes, undo, redo -----------------------------------------------------------------
 

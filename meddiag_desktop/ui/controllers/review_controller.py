@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 READ_TIMEOUT_S = 2.0
+NO_REVIEW = "No AI review open: press Run AI (Ctrl+I) first."
 
 
 class ReviewController(QObject):
@@ -342,6 +343,50 @@ class ReviewController(QObject):
             self._decide(None if taken else ReviewFinding(drawn).decided(Decision.ADDED), lambda s: s.add(state, drawn))
             self.select(drawn.id)
 
+    def undo(self) -> None:
+        """Take back the newest decision of the open review (a new audited entry); the store refuses after sign-off."""
+        state = self.state
+        if state is None:
+            return
+        self._unsettled += 1
+        self.submit(lambda s: s.undo_last(state), self._on_undo_stored, self._on_decision_failed)
+
+    def _on_undo_stored(self, stored: ReviewState) -> None:
+        before = self.state
+        self._on_decision_stored(stored)
+        changed = undone_id(before, stored)
+        if changed is None:
+            return
+        now = next((f for f in stored.findings if f.id == changed), None)
+        text = f"it is {now.decision.value} now" if now is not None else "the lesion you drew is removed"
+        self._notes.notify(Level.INFO, f"Undone: the last decision on {changed}; {text}.")
+        self.select(changed if now is not None else self._first_id())
+
+    def next_undecided(self) -> str:
+        """Select the next undecided finding after the selected one (wrapping); "" when every one is decided."""
+        if self.state is None:
+            return ""
+        ids = [f.id for f in self.state.findings if self.listed(f)]
+        undecided = {f.id for f in self.state.findings if self.listed(f) and not f.decision.decided}
+        start = ids.index(self.selected) + 1 if self.selected in ids else 0
+        chosen = next((i for i in ids[start:] + ids[:start] if i in undecided), "")
+        if chosen:
+            self.select(chosen)
+        return chosen
+
+    def why_not(self, needs_finding: bool = False, needs_open: bool = True) -> str:
+        """Why a review key does nothing now, in plain words ("" when it can act)."""
+        state = self.state
+        if state is None:
+            return NO_REVIEW
+        if needs_open and state.historical:
+            return f"Version {state.version} is shown read-only from the history; open the newest version to change it."
+        if needs_open and state.status is ReviewStatus.SIGNED:
+            return "This review is signed off and read-only (undo too); amend it (with a reason) to change it."
+        if needs_finding and self.selected_finding() is None:
+            return "Select a finding first (N / P, U, or click it in the findings list)."
+        return ""
+
     def next_added_id(self) -> str:
         return next_added_id(self.state) if self.state is not None else "R1"
 
@@ -406,6 +451,15 @@ class ReviewController(QObject):
         if undecided and self.selected not in undecided and self.selected in ids:
             after = ids[ids.index(self.selected) + 1 :] + ids
             self.select(next(i for i in after if i in undecided))
+
+
+def undone_id(before: ReviewState | None, after: ReviewState) -> str | None:
+    """The finding an undo changed: its decision or mask went back, or it is gone (a drawn lesion)."""
+    if before is None:
+        return None
+    now = {f.id: (f.decision, f.reason, f.note, f.mask_version) for f in after.findings}
+    changed = [f.id for f in before.findings if now.get(f.id) != (f.decision, f.reason, f.note, f.mask_version)]
+    return changed[0] if changed else None
 
 
 def _shown_as(state: ReviewState) -> tuple[object, ...]:

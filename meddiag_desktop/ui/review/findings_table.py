@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 
 from meddiag_desktop.core.ood import CheckStatus
 from meddiag_desktop.review.model import Decision
-from meddiag_desktop.ui.review.location import location_text
+from meddiag_desktop.ui.review.location import location_text, location_tooltip
 from meddiag_desktop.ui.review.overlay_layers import FINDING_COLOURS
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 COLUMNS = ("#", "Location", "Long mm", "Vol mL", "Mean HU", "Class (p)", "AI p", "State", "Input")
 INPUT_COLUMN = COLUMNS.index("Input")
+NOT_RECOMPUTED = "not recomputed after edit"  # never the pre-edit class shown as if it were the new mask's
 HIDDEN_COLOUR = QColor(140, 140, 140)
 OVERRIDE_COLOUR = QColor(255, 196, 110)
 _CHECK_WORDS = {CheckStatus.IN_RANGE: "in range", CheckStatus.OVERRIDDEN: "⚠ run by override",
@@ -39,7 +40,7 @@ def state_text(item: ReviewFinding) -> str:
         note = f" ({item.note})" if item.note else ""
         return f"rejected: {item.reason.value}{note}"
     if item.decision is Decision.EDITED:
-        return f"edited (mask v{item.mask_version})"
+        return f"accepted, edited (mask v{item.mask_version})"
     return str(item.decision.value)
 
 
@@ -47,6 +48,8 @@ def class_text(item: ReviewFinding) -> str:
     finding = item.finding
     if item.origin != "ai":
         return "radiologist"
+    if item.mask_version and not finding.top_class:
+        return NOT_RECOMPUTED
     if not finding.top_class:
         return "—"
     return f"{finding.top_class} {finding.class_probabilities[finding.top_class]:.2f}"
@@ -87,7 +90,7 @@ class FindingsTable(QTableWidget):
         self.setHorizontalHeaderLabels(COLUMNS)
         location = self.horizontalHeaderItem(1)
         if location is not None:
-            location.setToolTip("Patient side (from the body midline) · centre in LPS mm; lobes are not named")
+            location.setToolTip("Lung and zone (third of that lung's height, from the lung mask; not a lobe) · slice")
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -114,6 +117,9 @@ class FindingsTable(QTableWidget):
                     cell.setToolTip("Below the confidence threshold: not drawn on the images, still to be decided.")
                 self.setItem(row, column, cell)
             self._style_input_cell(row, item, input_check, volume)
+            place = self.item(row, COLUMNS.index("Location"))
+            if place is not None and visible:
+                place.setToolTip(location_tooltip(item.finding))
             swatch = self.item(row, 0)
             assert swatch is not None
             swatch.setBackground(QBrush(QColor(*FINDING_COLOURS[colour - 1])))

@@ -1,8 +1,9 @@
-"""Keeps the viewer's review layers in step with the review: masks, heat map, look, visibility.
+"""Keeps the viewer's review layers in step with the review: masks, heat map, RECIST axes, look, visibility.
 
 Defaults that keep an AI finding from looking like tissue: outlines only (a fill, when chosen,
 is at most 30 % opaque), and the heat map only around the selected finding, and only while that
-finding is shown (a finding hidden by the threshold slider hides its heat map too).
+finding is shown (a finding hidden by the threshold slider hides its heat map too). The
+selected, shown finding also gets its RECIST long and short axis on its slice of greatest extent.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from meddiag_desktop.inference.findings import recist
 from meddiag_desktop.ui.review.overlay_layers import (
     DEFAULT_FILL_OPACITY,
     HEAT_LAYER,
@@ -23,10 +25,13 @@ from meddiag_desktop.ui.review.overlay_layers import (
     colour_of,
     label_volume,
 )
+from meddiag_desktop.ui.review.recist_layer import RECIST_LAYER, RecistLayer
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+    from meddiag_desktop.core.finding import Finding
+    from meddiag_desktop.core.recist import RecistAxes
     from meddiag_desktop.review.model import ReviewState
     from meddiag_desktop.ui.controllers.review_controller import ReviewController
     from meddiag_desktop.ui.viewer.viewer_widget import ViewerWidget
@@ -56,6 +61,7 @@ class ReviewOverlays(QObject):
         self._mask: MaskLayer | None = None
         self._heat: HeatLayer | None = None
         self.colours: dict[str, int] = {}
+        self._recist: tuple[Finding, RecistAxes | None] | None = None  # the last finding measured, and its axes
         review.state_changed.connect(self._on_review_state_changed)
         review.threshold_changed.connect(self._on_review_threshold_changed)
         review.selection_changed.connect(self._on_review_selection_changed)
@@ -72,7 +78,9 @@ class ReviewOverlays(QObject):
         self._maps, self.colours = {}, {}
         self._viewer.remove_layers(MASK_LAYER)
         self._viewer.remove_layers(HEAT_LAYER)
+        self._viewer.remove_layers(RECIST_LAYER)
         self._mask = self._heat = None
+        self._recist = None
         self.heat_changed.emit(None)
 
     def available_heat(self) -> tuple[HeatSource, ...]:
@@ -97,7 +105,7 @@ class ReviewOverlays(QObject):
         self.shown = shown
         for view in self._viewer.viewports:
             for layer in view.layers:
-                if layer.name in (MASK_LAYER, HEAT_LAYER):
+                if layer.name in (MASK_LAYER, HEAT_LAYER, RECIST_LAYER):
                     layer.item.setVisible(shown)
 
     # -- rebuilding --------------------------------------------------------------------------
@@ -109,13 +117,16 @@ class ReviewOverlays(QObject):
         self.colours = {item.id: colour_of(n) for n, item in enumerate(state.findings)}
         self._rebuild_masks()
         self._rebuild_heat()
+        self._rebuild_recist()
 
     def _on_review_threshold_changed(self, _threshold: float) -> None:
         self._rebuild_masks()
         self._rebuild_heat()
+        self._rebuild_recist()
 
     def _on_review_selection_changed(self, _finding_id: str) -> None:
         self._rebuild_heat()
+        self._rebuild_recist()
 
     def _rebuild_masks(self) -> None:
         volume, state = self._viewer.state.volume, self._review.state
@@ -156,3 +167,24 @@ class ReviewOverlays(QObject):
             view.add_layer(layer)
         label = "AI probability" if self.heat_source is HeatSource.PROBABILITY else "Saliency (occlusion, Δp)"
         self.heat_changed.emit((label, HEAT_FLOOR * high, high))
+
+    def recist_axes(self) -> RecistAxes | None:
+        """The selected, shown finding's RECIST axes (measured once per finding version), else None."""
+        item, volume = self._review.selected_finding(), self._viewer.state.volume
+        if item is None or volume is None or not self._review.visible(item):
+            return None
+        finding = item.finding
+        if self._recist is None or self._recist[0] is not finding:
+            offset = (finding.bbox[0], finding.bbox[1], finding.bbox[2])
+            self._recist = (finding, recist(finding.mask, offset, volume.affine))
+        return self._recist[1]
+
+    def _rebuild_recist(self) -> None:
+        self._viewer.remove_layers(RECIST_LAYER)
+        axes = self.recist_axes()
+        if axes is None:
+            return
+        for view in self._viewer.viewports:
+            layer = RecistLayer(axes)
+            layer.item.setVisible(self.shown)
+            view.add_layer(layer)

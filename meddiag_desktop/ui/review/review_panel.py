@@ -116,6 +116,7 @@ class ReviewPanel(QWidget):
         self.measurement_list.setVisible(False)
         self.accept_button, self.reject_button = QPushButton("Accept (A)"), QPushButton("Reject… (R)")
         self.edit_button, self.add_button = QPushButton("Edit mask (E)"), QPushButton("Draw missed (D)")
+        self.undo_button = QPushButton("Undo decision (Ctrl+Z)")  # until sign-off; audited, nothing deleted
         self.edit_bar = EditBar()
         self.edit_bar.setVisible(False)
         self._build_overlay_controls()
@@ -169,7 +170,9 @@ class ReviewPanel(QWidget):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.measurements_title)
         layout.addWidget(self.measurement_list)
-        layout.addLayout(_pairs(self.accept_button, self.reject_button, self.edit_button, self.add_button))
+        layout.addLayout(
+            _pairs(self.accept_button, self.reject_button, self.edit_button, self.add_button, self.undo_button)
+        )
         layout.addWidget(self.edit_bar)
         grid = QGridLayout()
         grid.addWidget(self.shown, 0, 0)

@@ -21,6 +21,7 @@ from meddiag_desktop.ui.dialogs import ood_dialog, review_dialogs
 from meddiag_desktop.ui.panels import Level
 from meddiag_desktop.ui.review.export_actions import ExportActions
 from meddiag_desktop.ui.review.oversight import Oversight
+from meddiag_desktop.ui.review.review_keys import application_wide, guarded
 from meddiag_desktop.ui.review.review_overlays import ReviewOverlays
 from meddiag_desktop.ui.review.review_panel import ReviewPanel
 from meddiag_desktop.ui.viewer.slice_view import PAINT_TOOLS, Tool
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
     from meddiag_desktop.ui.workers import TaskRunner
 
 THRESHOLD_RECORD_MS = 800
+EXPLAIN_MS = 6000
+UNDO_TIP = "Undo the last decision (Ctrl+Z), until sign-off; the undo is audited and nothing is deleted"
+UNDO_OFF_TIP = "Undo is off: the review is signed off (read-only); amend it (with a reason) to change it"
 
 REVIEW_KEYS = (
     ("run", "Run AI on this series", "Ctrl+I"),
@@ -49,13 +53,14 @@ REVIEW_KEYS = (
     ("overlays", "Toggle all AI overlays", "O"),
     ("next", "Next finding", "N"),
     ("previous", "Previous finding", "P"),
+    ("undecided", "Next undecided finding", "U"),
     ("accept", "Accept finding", "A"),
     ("reject", "Reject finding…", "R"),
     ("edit", "Edit finding's mask", "E"),
     ("add", "Draw a missed lesion", "D"),
     ("save_mask", "Save edited mask", "Ctrl+Return"),
     ("cancel_edit", "Cancel mask edit", "Esc"),
-    ("undo", "Undo stroke", "Ctrl+Z"),
+    ("undo", "Undo (the brush stroke while editing, else the last decision)", "Ctrl+Z"),
     ("redo", "Redo stroke", "Ctrl+Shift+Z"),
     ("smaller", "Smaller brush", "["),
     ("larger", "Larger brush", "]"),
@@ -90,7 +95,8 @@ class ReviewScreen(QObject):
         self._maps_run = ""  # the run whose maps are on screen ("" = none)
         self._amend_series = self._amend_reason = ""  # a Run AI on a signed review, waiting for its result
         self._threshold_timer = QTimer(self, singleShot=True, interval=THRESHOLD_RECORD_MS)
-        self.actions: dict[str, QAction] = {}
+        self.actions: dict[str, QAction] = {}  # review keys stay enabled: one that cannot act says why
+        self._undo_decision = guarded("undo_decision", self.review, self.review.undo, self._explain)
         self._connect_controllers()
         self._connect_panel()
         self.panel.model_label.setText(f"Model: {self.analysis.model_label()}")
@@ -106,15 +112,17 @@ class ReviewScreen(QObject):
             "next": lambda: self.review.step(1), "previous": lambda: self.review.step(-1),
             "accept": self._on_accept_triggered, "reject": self._on_reject_triggered, "edit": self._on_edit_triggered,
             "add": self._on_add_triggered, "save_mask": self.editing.save, "cancel_edit": self.editing.cancel,
-            "undo": self.editing.undo, "redo": self.editing.redo,
+            "undo": self._on_undo_triggered, "redo": self.editing.redo, "undecided": self._on_undecided_triggered,
             "smaller": lambda: self.editing.set_radius(self.editing.radius_mm - 0.5),
             "larger": lambda: self.editing.set_radius(self.editing.radius_mm + 0.5),
             "sign": self._on_sign_triggered, "amend": self._on_amend_triggered,
         }  # fmt: skip
         for name, text, key in REVIEW_KEYS:
-            self.actions[name] = make_action(self._window, text, key, slots[name])
+            self.actions[name] = make_action(self._window, text, key, guarded(name, self.review, slots[name],
+                                                                                self._explain))  # fmt: skip
+            application_wide(name, self.actions[name])
             menu.addAction(self.actions[name])
-            if name in ("cls_card", "previous", "add", "larger", "reveal"):
+            if name in ("cls_card", "undecided", "add", "larger", "reveal"):
                 menu.addSeparator()
         menu.addSeparator()
         menu.addActions(list(self.exports.actions.values()))
@@ -126,6 +134,7 @@ class ReviewScreen(QObject):
 
     def _connect_controllers(self) -> None:
         self.analysis.busy_changed.connect(self._on_analysis_busy_changed)
+        self.analysis.refusal_changed.connect(self._on_analysis_busy_changed)  # both only refresh the panel
         self.analysis.finished.connect(self._on_analysis_finished)
         self.analysis.override_needed.connect(self._on_analysis_override_needed)
         self.review.state_changed.connect(self._on_review_state_changed)
@@ -157,6 +166,7 @@ class ReviewScreen(QObject):
         p.add_button.clicked.connect(self._on_add_triggered)
         p.sign_button.clicked.connect(self._on_sign_triggered)
         p.amend_button.clicked.connect(self._on_amend_triggered)
+        p.undo_button.clicked.connect(self._undo_decision)
         p.shown.toggled.connect(self.overlays.set_shown)
         p.style_box.currentIndexChanged.connect(self._on_look_changed)
         p.opacity.valueChanged.connect(self._on_look_changed)
@@ -237,7 +247,7 @@ class ReviewScreen(QObject):
         else:
             self.analysis.run_overridden(overridden)
 
-    def _on_analysis_busy_changed(self, _busy: bool) -> None:
+    def _on_analysis_busy_changed(self, _busy_or_refusal: bool | str) -> None:
         self._refresh()
 
     def _on_analysis_finished(self, outcome: Any) -> None:
@@ -307,6 +317,22 @@ class ReviewScreen(QObject):
         if self.editing.begin_add():
             self._viewer.set_tool(Tool.BRUSH)
 
+    def _on_undecided_triggered(self) -> None:
+        if not self.review.next_undecided():
+            self._explain("Every finding is decided: none left to review (sign off with Ctrl+Shift+S).")
+
+    def _on_undo_triggered(self) -> None:
+        """Ctrl+Z: a brush stroke while a mask is being edited, else the review's last decision."""
+        if self.editing.mode is EditMode.NONE:
+            self._undo_decision()
+        else:
+            self.editing.undo()
+
+    def _explain(self, why: str) -> None:
+        """A review key that cannot act says why (notification area and status bar)."""
+        self._notes.notify(Level.INFO, why)
+        self._window.statusBar().showMessage(why, EXPLAIN_MS)
+
     def _on_sign_triggered(self) -> None:
         if self.review.state is None:
             return
@@ -353,9 +379,13 @@ class ReviewScreen(QObject):
         self._jump(finding_id)
 
     def _jump(self, finding_id: str) -> None:
+        """To the finding: its centre in-plane, on the slice of its RECIST axes (where they are drawn)."""
         item = self.review.selected_finding()
-        if item is not None and item.id == finding_id:
-            self._viewer.state.set_position(item.finding.centroid_index)
+        if item is None or item.id != finding_id:
+            return
+        z, y, x = item.finding.centroid_index
+        axes = self.overlays.recist_axes()
+        self._viewer.state.set_position((float(axes.slice_index) if axes is not None else z, y, x))
 
     def _on_threshold_value_changed(self, value: int) -> None:
         self.review.set_threshold(value / 100.0)
@@ -420,7 +450,8 @@ class ReviewScreen(QObject):
     def _refresh_status(self) -> None:
         state = self.review.state
         saving = " · saving to the review store…" if self.review.saving and state is not None else ""
-        self.panel.status.setText(status_text(state) + saving)
+        refused = self.analysis.refusal(self._viewer.state.info.series_uid)
+        self.panel.status.setText((refused + "\n" if refused else "") + status_text(state, bool(refused)) + saving)
         hidden = state is not None and state.ai_hidden
         self.panel.reading_label.setVisible(self.review.read_first or (state is not None and state.read_first))
         self.panel.reading_label.setText(reading_text(state, self.review.read_first))
@@ -434,9 +465,10 @@ class ReviewScreen(QObject):
         p, state = self.panel, self._viewer.state
         busy, open_ = self.analysis.busy, self.review.editable
         chosen = self.review.selected_finding() is not None
-        p.run_button.setEnabled(state.volume is not None and not state.loading and not busy)
+        refused = self.analysis.refusal(state.info.series_uid)
+        p.run_button.setEnabled(state.volume is not None and not state.loading and not busy and not refused)
         p.run_button.setText("Run AI (Ctrl+I)" if not busy else "AI running…")  # the models are named above it
-        p.run_button.setToolTip(f"Run {self.analysis.model_label()} on this series")
+        p.run_button.setToolTip(refused or f"Run {self.analysis.model_label()} on this series")
         p.cancel_button.setEnabled(busy)
         for button in (p.accept_button, p.reject_button, p.edit_button):
             button.setEnabled(open_ and chosen)
@@ -447,17 +479,14 @@ class ReviewScreen(QObject):
         p.reveal_button.setEnabled(open_ and hidden)
         signed = review is not None and review.status is ReviewStatus.SIGNED and not review.historical
         p.amend_button.setEnabled(signed)
-        for name, enabled in (("accept", open_ and chosen), ("reject", open_ and chosen), ("edit", open_ and chosen),
-                              ("add", open_), ("sign", open_ and not hidden), ("amend", signed),
-                              ("reveal", open_ and hidden)):  # fmt: skip
-            if name in self.actions:
-                self.actions[name].setEnabled(enabled)
+        p.undo_button.setEnabled(open_ and review is not None and any(f.decision.decided for f in review.findings))
+        p.undo_button.setToolTip(UNDO_TIP if open_ or review is None else UNDO_OFF_TIP)
 
 
-def status_text(state: ReviewState | None) -> str:
+def status_text(state: ReviewState | None, refused: bool = False) -> str:
     """One line: version, open or signed (by whom, when), decided count, amendment reason."""
     if state is None:
-        return "No AI review for this series yet: press Run AI."
+        return "No AI review for this series." if refused else "No AI review for this series yet: press Run AI."
     decided = sum(f.decision is not Decision.PENDING for f in state.findings)
     shown = f"v{state.version}" + (f" of {state.latest_version} (from the history)" if state.historical else "")
     head = f"Review {shown} · {decided} of {len(state.findings)} findings decided"

@@ -145,6 +145,18 @@ def run_ai(win: Any, timeout_ms: int) -> None:
     QTimer.singleShot(timeout_ms, loop.quit)
     win.review.actions["run"].trigger()
     loop.exec()
+    wait_for(lambda: win.review.review.state is not None, 60_000)  # the store writer opens the review
+
+
+def wait_for(condition: Any, timeout_ms: int) -> bool:
+    """Process events until ``condition()`` holds (or the timeout); returns whether it held."""
+    from PySide6.QtWidgets import QApplication
+
+    deadline = time.monotonic() + timeout_ms / 1000.0
+    while not condition() and time.monotonic() < deadline:
+        QApplication.processEvents()
+        time.sleep(0.01)
+    return bool(condition())
 
 
 def inner() -> int:
@@ -336,10 +348,11 @@ def inner_reading() -> int:
             volume, state = win.viewer.state.volume, win.review.review.state
             target = tumour_centre(volume)
             if state is not None and state.findings and target is not None:
-                nearest = min(state.findings, key=lambda f: float(np.linalg.norm(
+                # review.png shows the tumour; this one the look on a small finding away from it
+                farthest = max(state.findings, key=lambda f: float(np.linalg.norm(
                     (np.asarray(f.finding.centroid_index) - target) * np.asarray(volume.spacing))))  # fmt: skip
-                win.review.review.select(nearest.id)
-                print(f"{len(state.findings)} findings; shown: {nearest.id} at {nearest.finding.bbox}")
+                win.review.review.select(farthest.id)
+                print(f"{len(state.findings)} findings; shown: {farthest.id} at {farthest.finding.bbox}")
             _raise_dock(win, "AI review")
             for _ in range(5):
                 _settle(app)

@@ -35,7 +35,10 @@ class ScreenshotDriver(QObject):
         window.studies.details_finished.connect(self._on_details_finished)
         self._loaded = False
         self._details = False
-        QTimer.singleShot(TIMEOUT_MS, self._on_timeout)
+        self._timeout = QTimer(self)  # for the loading only: what ``before_save`` does may take longer
+        self._timeout.setSingleShot(True)
+        self._timeout.timeout.connect(self._on_timeout)
+        self._timeout.start(TIMEOUT_MS)
 
     def _on_studies_scan_finished(self, snapshot: Any) -> None:
         found = image_series(snapshot)
@@ -59,6 +62,7 @@ class ScreenshotDriver(QObject):
             QTimer.singleShot(SETTLE_MS, self._save)
 
     def _save(self) -> None:
+        self._timeout.stop()
         if self._before_save is not None:
             self._before_save(self._window)
         QApplication.processEvents()

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QPushButton,
     QRadioButton,
+    QSizePolicy,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -134,6 +135,8 @@ class ReviewPanel(QWidget):
         self.report_privacy.setToolTip("The saved report leaves out the patient's and the study's identifying details")
         self.export_status = QLabel()
         self.export_status.setWordWrap(True)
+        # Long file names must not widen the panel (its buttons would slide out of view): cut them instead.
+        self.export_status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.export_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.export_status.setVisible(False)
 
@@ -204,4 +207,5 @@ class ReviewPanel(QWidget):
     def set_export_status(self, text: str, *, error: bool = False) -> None:
         self.export_status.setStyleSheet("color:#c0392b;" if error else "")
         self.export_status.setText(text)
+        self.export_status.setToolTip(text)  # a long file name is cut at the panel's edge; here it is whole
         self.export_status.setVisible(bool(text))

@@ -1,6 +1,6 @@
 """Size and start-up time of the frozen app, against the same commands run from the venv in the same run.
 
-Run after ``python3 run.py bundle``: ``.venv/bin/python packaging/bundle_figures.py [--runs 5]``.
+Run after ``python3 run.py bundle``: ``.venv/bin/python bench/bench_bundle.py [--runs 5]``.
 Each command runs from a fresh temporary folder with fresh user folders; the median of the runs is
 printed with its ratio to the venv's (the peer: the same code, not frozen).
 """

@@ -34,6 +34,7 @@ _KINDS: dict[str, tuple[str, tuple[str, ...], str, str]] = {
     "ood_override": ("ood_overrides", ("override_id",), "*", ""),
     "measurement": ("measurements", ("seq",), "*", ""),
     "undo": ("undos", ("seq",), "*", ""),
+    "reclass": ("reclassifications", ("seq",), "*", ""),
 }  # fmt: skip
 
 _LABELS = {
@@ -49,6 +50,7 @@ _LABELS = {
     "ood_override": "input-check override {0}",
     "measurement": "measurement change {0}",
     "undo": "undo {0}",
+    "reclass": "class recomputation {0}",
 }
 TABLES = {kind: spec[0] for kind, spec in _KINDS.items()}
 

@@ -1,4 +1,4 @@
-"""A review's history: every version, AI run, decision, undo, reveal and sign-off, with who and when.
+"""A review's history: every version, AI run, decision, class recomputed, undo, reveal and sign-off, with who and when.
 
 Read from the fact tables (each row sealed by its audit entry); nothing here writes.
 """
@@ -6,6 +6,7 @@ Read from the fact tables (each row sealed by its audit entry); nothing here wri
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ class HistoryKind(enum.Enum):
     REVEAL = "AI revealed"
     MASK = "mask"  # before the decision written with it (same time)
     DECISION = "decision"
+    CLASS = "class"  # the class of an edited mask, written after the edit
     UNDO = "undo"
     SIGNOFF = "sign-off"
 
@@ -115,6 +117,21 @@ def _work(db: sqlite3.Connection, review_id: int) -> list[HistoryItem]:
     ):
         mask = f", mask version {mask_version} set aside" if mask_version else ""
         out.append(HistoryItem(time_utc, version, HistoryKind.UNDO, f"{fid} {decision} undone{mask}", who))
+    return out + _classes(db, review_id)
+
+
+def _classes(db: sqlite3.Connection, review_id: int) -> list[HistoryItem]:
+    out = []
+    for version, fid, mask_version, status, probabilities, time_utc, who in db.execute(
+        "SELECT version, finding_id, mask_version, status, class_probabilities, time_utc, os_user"
+        " FROM reclassifications WHERE review_id = ?",
+        (review_id,),
+    ):
+        shown = json.loads(probabilities)
+        top = max(shown, key=lambda name: shown[name]) if shown else ""
+        what = f"{top} {shown[top]:.2f}, recomputed" if top else status
+        what = f"{fid} class {what} (mask version {mask_version})"
+        out.append(HistoryItem(time_utc, version, HistoryKind.CLASS, what, who))
     return out
 
 

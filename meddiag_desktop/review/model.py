@@ -35,6 +35,23 @@ class ReviewStatus(enum.Enum):
     SIGNED = "signed"
 
 
+class ClassStatus(enum.Enum):
+    RECOMPUTING = "recomputing"  # shown while the classifier runs; never stored
+    RECOMPUTED = "recomputed"
+    NOT_RECOMPUTED = "not recomputed"
+
+
+@dataclass(frozen=True)
+class RecomputedClass:
+    """The class of an edited mask: recomputed by the run's own classifier, or why it was not."""
+
+    status: ClassStatus
+    mask_version: int
+    model_ref: str = ""  # the classifier, ``id@version#sha256:...`` (the run's, or none)
+    why: str = ""  # when not recomputed, in plain words
+    time_utc: str = ""
+
+
 @dataclass(frozen=True)
 class ReviewFinding:
     """A finding as the reviewer currently sees it: the AI's (or radiologist's) plus decisions."""
@@ -44,6 +61,7 @@ class ReviewFinding:
     reason: RejectReason | None = None
     note: str = ""
     mask_version: int = 0  # 0 = the original mask, never changed
+    recomputed_class: RecomputedClass | None = None  # for an edited mask (None: none recorded for it)
 
     @property
     def id(self) -> str:

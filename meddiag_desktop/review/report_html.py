@@ -212,8 +212,7 @@ def _check_cell(item: ReviewFinding, report: ReportInput) -> str:
 def _finding_row(item: ReviewFinding, volume: Volume, check: str = "") -> str:
     f = item.finding
     origin = "AI" if f.origin == "ai" else "radiologist"
-    top = f.top_class
-    ai_class = f"{top} ({f.class_probabilities[top]:.0%})" if top else "-"
+    ai_class = class_words(item)
     probability = f"{f.max_prob:.0%}" if f.origin == "ai" else "-"
     cells = [
         f"<td>{_swatch(item.decision)}<b>{html.escape(f.id)}</b> ({origin})</td>",
@@ -227,6 +226,15 @@ def _finding_row(item: ReviewFinding, volume: Volume, check: str = "") -> str:
         f"<td>{html.escape(check)}</td>",
     ]
     return f"<tr>{''.join(cells)}</tr>"
+
+
+def class_words(item: ReviewFinding) -> str:
+    """The AI's class; for an edited mask the class recomputed for it, or that it was not."""
+    f, edited = item.finding, item.mask_version > 0 and item.finding.origin == "ai"
+    top = f.top_class
+    if not top:
+        return "not recomputed after edit" if edited else "-"
+    return f"{top} ({f.class_probabilities[top]:.0%})" + (", recomputed after edit" if edited else "")
 
 
 def decision_text(item: ReviewFinding) -> str:

@@ -51,6 +51,11 @@ CREATE TABLE IF NOT EXISTS undos (
     seq INTEGER PRIMARY KEY, review_id INTEGER NOT NULL, version INTEGER NOT NULL, finding_id TEXT NOT NULL,
     decision_seq INTEGER NOT NULL UNIQUE REFERENCES decisions(seq), mask_seq INTEGER REFERENCES mask_edits(seq),
     time_utc TEXT NOT NULL, os_user TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reclassifications (
+    seq INTEGER PRIMARY KEY, review_id INTEGER NOT NULL, version INTEGER NOT NULL, finding_id TEXT NOT NULL,
+    mask_seq INTEGER NOT NULL UNIQUE REFERENCES mask_edits(seq), mask_version INTEGER NOT NULL,
+    status TEXT NOT NULL, model_ref TEXT NOT NULL, class_probabilities TEXT NOT NULL, why TEXT NOT NULL,
+    time_utc TEXT NOT NULL, os_user TEXT NOT NULL);
 """
 
 # version_runs: an amendment that brought a new AI run (version N shows run X's findings).
@@ -62,8 +67,10 @@ CREATE TABLE IF NOT EXISTS undos (
 # (series, number) wins (``review.measurements``).
 # undos: a decision taken back before sign-off (with the mask row written with it, if any); the decision
 # and mask rows stay, restore skips them (``ReviewService.undo_last``).
+# reclassifications: the class of an edited mask (one row per mask row), recomputed by the run's classifier, or
+# why it was not; restore shows it while that mask row is the finding's current one (``review.reclassify``).
 _IMMUTABLE = ("ai_runs", "ai_findings", "ai_maps", "reviews", "decisions", "mask_edits", "version_runs", "readings",
-              "reveals", "reading_outcomes", "ood_overrides", "measurements", "undos")  # fmt: skip
+              "reveals", "reading_outcomes", "ood_overrides", "measurements", "undos", "reclassifications")  # fmt: skip
 
 TRIGGERS = (
     "\n".join(

@@ -20,6 +20,7 @@ from meddiag_desktop.review.masks import decode_map, encode_map
 from meddiag_desktop.review.model import Decision, RejectReason, ReviewFinding, ReviewState, SignOff
 from meddiag_desktop.review.ood_record import run_audit_details
 from meddiag_desktop.review.reading import Outcome, reading_outcomes
+from meddiag_desktop.review.reclassify import stored_classes, with_class
 from meddiag_desktop.review.records import (
     AiRun,
     ReviewSummary,
@@ -222,6 +223,7 @@ class ReviewService:
         def kept(finding_id: str, at: int) -> bool:
             return at <= number and (at >= base or finding_id in drawn)
 
+        current: dict[str, int] = {}  # finding id -> the mask row it shows
         for seq, fid, at, mask_version, data, mask in db.execute(
             "SELECT seq, finding_id, version, mask_version, data, mask FROM mask_edits WHERE review_id = ?"
             " ORDER BY seq",
@@ -231,6 +233,11 @@ class ReviewService:
                 finding, previous = finding_from_row(fid, data, mask), findings.get(fid)
                 findings[fid] = (replace(previous, finding=finding, mask_version=mask_version) if previous
                                  else ReviewFinding(finding, mask_version=mask_version))  # fmt: skip
+                current[fid] = seq
+        classes = stored_classes(db, review_id)
+        for fid, seq in current.items():
+            if seq in classes:
+                findings[fid] = with_class(findings[fid], classes[seq])
         for seq, fid, at, decision, why, note in db.execute(
             "SELECT seq, finding_id, version, decision, reason, note FROM decisions WHERE review_id = ? ORDER BY seq",
             (review_id,),

@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 # 4: overrides of the AI input check (a new table only: nothing is rewritten).
 # 5: the viewer's measurements of a series (a new table only: nothing is rewritten).
 # 6: undone decisions (a new table only: nothing is rewritten).
-SCHEMA_VERSION = "6"
-_ADDED_TABLES_ONLY = ("2", "3", "4", "5")  # schemas that reach SCHEMA_VERSION by the tables created at open
+# 7: classes recomputed after mask edits (a new table only: nothing is rewritten).
+SCHEMA_VERSION = "7"
+_ADDED_TABLES_ONLY = ("2", "3", "4", "5", "6")  # schemas that reach SCHEMA_VERSION by the tables created at open
 STORE_UPGRADED = "store_upgraded"
 CHECKPOINT_EVENTS = frozenset({"signed_off", audit.STORE_CREATED, audit.STORE_MIGRATED, STORE_UPGRADED})
 
@@ -133,7 +134,7 @@ class ReviewStore:
         log.info("review store %s migrated to schema %s (%d legacy entries)", self.path, SCHEMA_VERSION, legacy)
 
     def _upgrade_tables(self, db: sqlite3.Connection, old: int) -> None:
-        """Schemas 3 to 6 only add tables (created above); every row and entry stays as it was."""
+        """Schemas 2 to 7 only add tables (created above); every row and entry stays as it was."""
         db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
         if db.execute("SELECT 1 FROM audit LIMIT 1").fetchone() is not None:
             event = audit.AuditEvent(STORE_UPGRADED, details={"from_schema": old, "to_schema": int(SCHEMA_VERSION)})

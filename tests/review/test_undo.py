@@ -160,11 +160,11 @@ def test_a_schema_5_store_gains_the_undo_table_and_keeps_every_row(tmp_path: Pat
         db.execute("UPDATE meta SET value = '5' WHERE key = 'schema'")
         db.commit()
     with _store(tmp_path) as store:
-        assert store.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == SCHEMA_VERSION == "6"
+        assert store.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == SCHEMA_VERSION
         for table, rows in before.items():
             assert store.db.execute(f"SELECT * FROM {table}").fetchall()[: len(rows)] == rows
         last = store.db.execute("SELECT event, details FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-        assert last[0] == STORE_UPGRADED and json.loads(last[1]) == {"from_schema": 5, "to_schema": 6}
+        assert last[0] == STORE_UPGRADED and json.loads(last[1]) == {"from_schema": 5, "to_schema": int(SCHEMA_VERSION)}
         service = ReviewService(store, ACTOR)
         state = service.undo_last(service.restore(1))
         assert state.finding("F2").decision is Decision.PENDING

@@ -2,13 +2,16 @@
 
 Strokes go to a ``core.brush.MaskEditor`` working copy shown as its own layer; saving measures
 the new mask with ``inference.findings.measure`` and stores it as a new mask version (the AI's
-original stays untouched) or, for a drawn lesion, as a radiologist-origin finding.
+original stays untouched) or, for a drawn lesion, as a radiologist-origin finding. An AI finding's
+class is then recomputed in a worker with the run's own classifier (``review.reclassify``) and
+stored with that mask version.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import sqlite3
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,19 +19,24 @@ from PySide6.QtCore import QObject, Signal
 
 from meddiag_desktop.core.brush import MaskEditor, bounding_box
 from meddiag_desktop.inference.findings import measure
+from meddiag_desktop.inference.session import SessionOptions
+from meddiag_desktop.review.reclassify import ClassResult, classifier_ref, recompute_class
 from meddiag_desktop.ui.panels import Level
 from meddiag_desktop.ui.review.overlay_layers import EDIT_COLOUR, EDIT_LAYER, MaskLayer, MaskStyle
 from meddiag_desktop.ui.viewer.slice_view import Tool
+from meddiag_desktop.ui.workers import TaskCallbacks
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from meddiag_desktop.core.finding import Finding
     from meddiag_desktop.core.volume import Volume
+    from meddiag_desktop.inference.registry import ModelRegistry
     from meddiag_desktop.ui.controllers.review_controller import ReviewController
     from meddiag_desktop.ui.panels import NotificationPanel
     from meddiag_desktop.ui.viewer.slice_view import SliceView
     from meddiag_desktop.ui.viewer.viewer_widget import ViewerWidget
+    from meddiag_desktop.ui.workers import TaskRunner
 
 MIN_RADIUS_MM, MAX_RADIUS_MM = 0.5, 30.0
 
@@ -45,9 +53,12 @@ class EditController(QObject):
     changed = Signal()
 
     def __init__(self, viewer: ViewerWidget, review: ReviewController, notes: NotificationPanel,
-                 parent: QObject | None = None) -> None:  # fmt: skip
+                 parent: QObject | None = None, *, runner: TaskRunner | None = None,
+                 registry: ModelRegistry | None = None, threads: int = 0) -> None:  # fmt: skip
         super().__init__(parent)
         self._viewer, self._review, self._notes = viewer, review, notes
+        self._runner, self._registry = runner, registry  # the class of an edit: the AI run's models, a worker
+        self._options = SessionOptions(threads=threads, providers=("CPUExecutionProvider",))  # the run's session
         self.mode = EditMode.NONE
         self.finding_id = ""
         self.radius_mm = 4.0
@@ -109,10 +120,45 @@ class EditController(QObject):
         finding = self._measured(editor.mask[box], box, volume)
         mode = self.mode
         self.cancel()
-        if mode is EditMode.EDIT:
-            self._review.save_edit(finding)
-        else:
+        if mode is EditMode.ADD:
             self._review.add(finding)
+            return
+        state = self._review.state
+        if state is not None and finding.origin == "ai":
+            self._review.recomputing(finding.id, state.finding(finding.id).mask_version + 1)
+        self._review.save_edit(finding)
+        if state is not None and finding.origin == "ai":
+            self._recompute_class(state.review_id, state.run_id, finding, volume)
+
+    def _recompute_class(self, review_id: int, run_id: str, edited: Finding, volume: Volume) -> None:
+        """Classify the edited mask in a worker with the run's classifier; the result goes to the store."""
+        run_ref = self._run_model_ref(run_id)
+        registry, options, review = self._registry, self._options, self._review
+        if self._runner is None or registry is None:
+            why = "No classifier is available in this window, so the class was not recomputed."
+            review.record_class(review_id, ClassResult(edited, {}, classifier_ref(run_ref), why))
+            return
+        callbacks = TaskCallbacks(
+            on_finished=lambda _generation, result: review.record_class(review_id, result),
+            on_error=lambda _generation, exc: self._on_class_failed(review_id, edited, run_ref, exc),
+        )
+        self._runner.start(lambda _ctx: recompute_class(registry, volume, edited, run_ref, options), 0, callbacks)
+
+    def _on_class_failed(self, review_id: int, edited: Finding, run_ref: str, exc: BaseException) -> None:
+        self._notes.report(exc)
+        why = f"The classifier failed on the edited mask ({exc}), so the class was not recomputed."
+        self._review.record_class(review_id, ClassResult(edited, {}, classifier_ref(run_ref), why))
+
+    def _run_model_ref(self, run_id: str) -> str:
+        """The models the AI run recorded (read on the GUI thread's read connection: one indexed row)."""
+        try:
+            db = self._review.read_db()
+            row = None if db is None else db.execute("SELECT model_ref FROM ai_runs WHERE run_id = ?",
+                                                     (run_id,)).fetchone()  # fmt: skip
+        except sqlite3.Error as exc:
+            self._notes.report(exc)
+            return ""
+        return "" if row is None else str(row[0])
 
     def _measured(self, crop: NDArray[np.bool_], box: tuple[slice, slice, slice], volume: Volume) -> Finding:
         measured = measure(self.finding_id, crop, box, volume, np.broadcast_to(np.float32(0.0), volume.shape))
@@ -126,9 +172,9 @@ class EditController(QObject):
         original = item.finding if item is not None and item.id == self.finding_id else None
         if original is None:
             return measured
-        # The classifier saw the old mask's centre: its class is dropped, shown as "not recomputed after edit".
-        # The lung side and zone came from the lung masks, which the app does not keep: an edit refines the
-        # outline of the same lesion, so they carry over.
+        # The classifier saw the old mask's centre: its class is dropped here and recomputed in a worker
+        # (``_recompute_class``) on the new mask's centre. The lung side and zone came from the lung masks,
+        # which the app does not keep: an edit refines the outline of the same lesion, so they carry over.
         return dataclasses.replace(
             measured, label=original.label, origin=original.origin,
             lung_side=original.lung_side, lung_zone=original.lung_zone,

@@ -22,8 +22,16 @@ from meddiag_desktop.config import ReadingMode
 from meddiag_desktop.errors import MeddiagError, ReviewStateError
 from meddiag_desktop.review.audit import Actor
 from meddiag_desktop.review.history import review_history
-from meddiag_desktop.review.model import Decision, RejectReason, ReviewFinding, ReviewStatus
+from meddiag_desktop.review.model import (
+    ClassStatus,
+    Decision,
+    RecomputedClass,
+    RejectReason,
+    ReviewFinding,
+    ReviewStatus,
+)
 from meddiag_desktop.review.ood_record import record_override, run_input_check
+from meddiag_desktop.review.reclassify import record_class
 from meddiag_desktop.review.service import ReviewService, next_added_id, stored_maps
 from meddiag_desktop.review.store import ReviewStore
 from meddiag_desktop.ui.panels import Level
@@ -40,6 +48,7 @@ if TYPE_CHECKING:
     from meddiag_desktop.core.ood import InputCheck
     from meddiag_desktop.review.history import HistoryItem
     from meddiag_desktop.review.model import ReviewState
+    from meddiag_desktop.review.reclassify import ClassResult
     from meddiag_desktop.ui.panels import NotificationPanel
 
 log = logging.getLogger(__name__)
@@ -73,6 +82,9 @@ class ReviewController(QObject):
         self._generation = 0  # bumped when the series on screen changes: results for the old one are dropped
         self._unsettled = 0  # decisions shown before the store has them
         self._stored: ReviewState | None = None  # the store's state after the last of them (None: it failed)
+        self._recomputing: dict[str, int] = {}  # finding id -> edited mask version whose class is being computed
+        self._sign_when_classified = False  # sign-off asked for while a class was being recomputed
+        self._closed = False
 
     # -- store -----------------------------------------------------------------------------
 
@@ -109,6 +121,7 @@ class ReviewController(QObject):
         if self._reader is not None:
             self._reader.close()
         self._writer = self._reader = None
+        self._closed = True  # a class arriving from a worker now is not written (restore says it is missing)
 
     def submit(self, run: Callable[[ReviewService], Any], on_done: Callable[[Any], None] | None = None,
                on_error: Callable[[BaseException], None] | None = None) -> None:  # fmt: skip
@@ -227,10 +240,12 @@ class ReviewController(QObject):
         self.state, self.selected = None, ""
         self.input_check, self._checked_run = None, ""
         self._unsettled, self._stored = 0, None
+        self._recomputing, self._sign_when_classified = {}, False
         self.state_changed.emit(None)
         self.selection_changed.emit("")
 
     def _set_state(self, state: ReviewState) -> None:
+        state = self._marked(state)
         switched = self.state is None or self.state.series_uid != state.series_uid
         self.state = state
         if state.run_id != self._checked_run:  # the run's input check, read once per run shown
@@ -333,8 +348,58 @@ class ReviewController(QObject):
     def save_edit(self, edited: Finding) -> None:
         if self.state is not None:
             state, current = self.state, self.state.finding(edited.id)
-            local = replace(current, finding=edited, mask_version=current.mask_version + 1).decided(Decision.EDITED)
-            self._decide(local, lambda s: s.edit(state, edited))
+            version = current.mask_version + 1
+            recomputing = RecomputedClass(ClassStatus.RECOMPUTING, version)
+            local = replace(current, finding=edited, mask_version=version, recomputed_class=recomputing)
+            self._decide(local.decided(Decision.EDITED), lambda s: s.edit(state, edited))
+
+    # -- the class of an edited mask ---------------------------------------------------------
+
+    @property
+    def classes_pending(self) -> int:
+        """Edited masks whose class is being computed or stored."""
+        return len(self._recomputing)
+
+    def recomputing(self, finding_id: str, mask_version: int) -> None:
+        """The class of ``finding_id``'s mask ``mask_version`` is being computed: shown as such, sign-off waits."""
+        self._recomputing[finding_id] = mask_version
+
+    def record_class(self, review_id: int, result: ClassResult) -> None:
+        """Store the class computed for an edited mask (audited) and show it."""
+        fid = result.finding.id
+        if self._closed:
+            log.warning("the class of %s arrived after the review store was closed; not stored", fid)
+            return
+        if self.state is None or self.state.review_id != review_id:  # another series is shown: store it only
+            self.submit(lambda s: record_class(s, review_id, result))
+            return
+
+        def stored(state: ReviewState) -> None:
+            self._recomputing.pop(fid, None)
+            self._on_decision_stored(state)
+            self._sign_if_waiting()
+
+        def failed(exc: BaseException) -> None:
+            self._recomputing.pop(fid, None)
+            self._on_decision_failed(exc)
+            self._sign_if_waiting()
+
+        self._unsettled += 1
+        self.submit(lambda s: record_class(s, review_id, result), stored, failed)
+
+    def _sign_if_waiting(self) -> None:
+        if self._sign_when_classified and not self._recomputing:
+            self._sign_when_classified = False
+            self.sign_off()
+
+    def _marked(self, state: ReviewState) -> ReviewState:
+        """``state`` with the edits whose class is still being computed marked so (not "not recomputed")."""
+        for item in state.findings:
+            version = self._recomputing.get(item.id)
+            if version == item.mask_version and item.recomputed_class is None:
+                note = RecomputedClass(ClassStatus.RECOMPUTING, version)
+                state = state.with_finding(replace(item, recomputed_class=note))
+        return state
 
     def add(self, drawn: Finding) -> None:
         if self.state is not None:
@@ -417,10 +482,11 @@ class ReviewController(QObject):
         if self._unsettled or self.state is None:
             return
         if self._stored is not None and not failed:
-            if _shown_as(self._stored) == _shown_as(self.state):
-                self.state = self._stored  # what is on screen is stored: no redraw
+            stored = self._marked(self._stored)
+            if _shown_as(stored) == _shown_as(self.state):
+                self.state = stored  # what is on screen is stored: no redraw
             else:
-                self._set_state(self._stored)
+                self._set_state(stored)
         else:
             review_id = self.state.review_id
             self.submit(lambda s: s.restore(review_id), self._set_state)
@@ -428,6 +494,11 @@ class ReviewController(QObject):
     def sign_off(self) -> None:
         """Queue the sign-off (after every decision before it); ``signed`` is emitted once it is stored."""
         if self.state is None:
+            return
+        if self._recomputing:  # the class of an edit is on its way: the signed record must include it
+            self._sign_when_classified = True
+            waiting = ", ".join(sorted(self._recomputing))
+            self._notes.notify(Level.INFO, f"Signing off as soon as the class of {waiting} is recomputed.")
             return
         self.record_threshold()
         state, threshold = self.state, self.threshold
@@ -464,5 +535,5 @@ def undone_id(before: ReviewState | None, after: ReviewState) -> str | None:
 
 def _shown_as(state: ReviewState) -> tuple[object, ...]:
     """What the panel and overlays show of ``state`` (masks by their version: arrays do not compare with ==)."""
-    items = tuple((f.id, f.decision, f.reason, f.note, f.mask_version) for f in state.findings)
+    items = tuple((f.id, f.decision, f.reason, f.note, f.mask_version, f.recomputed_class) for f in state.findings)
     return (state.review_id, state.version, state.latest_version, state.signoff, state.revealed_utc, items)

@@ -14,7 +14,8 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from meddiag_desktop.core.ood import CheckStatus
-from meddiag_desktop.review.model import Decision
+from meddiag_desktop.review.model import ClassStatus, Decision
+from meddiag_desktop.review.reclassify import EXPLANATION
 from meddiag_desktop.ui.review.location import location_text, location_tooltip
 from meddiag_desktop.ui.review.overlay_layers import FINDING_COLOURS
 
@@ -28,7 +29,12 @@ if TYPE_CHECKING:
 
 COLUMNS = ("#", "Location", "Long mm", "Vol mL", "Mean HU", "Class (p)", "AI p", "State", "Input")
 INPUT_COLUMN = COLUMNS.index("Input")
+CLASS_COLUMN = COLUMNS.index("Class (p)")
 NOT_RECOMPUTED = "not recomputed after edit"  # never the pre-edit class shown as if it were the new mask's
+RECOMPUTED = "(recomputed after edit)"
+RECOMPUTING = "recomputing after edit…"
+NO_CLASS_RECORD = ("No class was recorded for this mask: it was edited before classes were recomputed after "
+                   "edits, or the app closed before the classifier finished.")  # fmt: skip
 HIDDEN_COLOUR = QColor(140, 140, 140)
 OVERRIDE_COLOUR = QColor(255, 196, 110)
 _CHECK_WORDS = {CheckStatus.IN_RANGE: "in range", CheckStatus.OVERRIDDEN: "⚠ run by override",
@@ -45,14 +51,32 @@ def state_text(item: ReviewFinding) -> str:
 
 
 def class_text(item: ReviewFinding) -> str:
-    finding = item.finding
+    finding, recomputed = item.finding, item.recomputed_class
     if item.origin != "ai":
         return "radiologist"
+    if item.mask_version and recomputed is not None and recomputed.status is ClassStatus.RECOMPUTING:
+        return RECOMPUTING
     if item.mask_version and not finding.top_class:
         return NOT_RECOMPUTED
     if not finding.top_class:
         return "—"
-    return f"{finding.top_class} {finding.class_probabilities[finding.top_class]:.2f}"
+    shown = f"{finding.top_class} {finding.class_probabilities[finding.top_class]:.2f}"
+    return f"{shown} {RECOMPUTED}" if item.mask_version else shown
+
+
+def class_tooltip(item: ReviewFinding) -> str:
+    """Where an edited finding's class comes from, or why it was not recomputed."""
+    recomputed = item.recomputed_class
+    if item.origin != "ai" or not item.mask_version:
+        return ""
+    if recomputed is None:
+        return NO_CLASS_RECORD
+    if recomputed.status is ClassStatus.RECOMPUTING:
+        return "The AI run's classifier is classifying the edited mask."
+    if recomputed.status is ClassStatus.NOT_RECOMPUTED:
+        return recomputed.why
+    return (f"Recomputed for mask v{recomputed.mask_version} by the AI run's own classifier {recomputed.model_ref}"
+            f" ({recomputed.time_utc}). {EXPLANATION}")  # fmt: skip
 
 
 def row_values(item: ReviewFinding, volume: Volume | None) -> tuple[str, ...]:
@@ -117,6 +141,10 @@ class FindingsTable(QTableWidget):
                     cell.setToolTip("Below the confidence threshold: not drawn on the images, still to be decided.")
                 self.setItem(row, column, cell)
             self._style_input_cell(row, item, input_check, volume)
+            tip = class_tooltip(item)
+            class_cell = self.item(row, CLASS_COLUMN)
+            if tip and visible and class_cell is not None:
+                class_cell.setToolTip(tip)
             place = self.item(row, COLUMNS.index("Location"))
             if place is not None and visible:
                 place.setToolTip(location_tooltip(item.finding))

@@ -88,7 +88,8 @@ class ReviewScreen(QObject):
         self.measurements = MeasurementController(viewer.store, self.review, lambda: viewer.state.info.study_uid,
                                                   notes, self)  # fmt: skip
         self.overlays = ReviewOverlays(viewer, self.review, self)
-        self.editing = EditController(viewer, self.review, notes, self)
+        self.editing = EditController(viewer, self.review, notes, self, runner=runner, registry=self.analysis.registry,
+                                      threads=settings.inference_threads)  # fmt: skip
         self.exports = ExportActions(settings, runner, viewer, self.review, self.panel, notes, parent)
         self.oversight = Oversight(settings, runner, self.review, notes, self.editing.cancel, parent)
         self._fresh_maps: dict[str, MenuMaps] = {}  # run id -> maps of a run made in this session

@@ -202,3 +202,14 @@ def with_class(item: ReviewFinding, recorded: tuple[RecomputedClass, dict[str, f
     note, probabilities = recorded
     finding = replace(item.finding, class_probabilities=probabilities) if probabilities else item.finding
     return replace(item, finding=finding, recomputed_class=note)
+
+
+def marked_recomputing(state: ReviewState, recomputing: dict[str, int]) -> ReviewState:
+    """``state`` with the edits whose class is still being computed (finding id -> mask version) marked
+    so, rather than "not recomputed"."""
+    for item in state.findings:
+        version = recomputing.get(item.id)
+        if version == item.mask_version and item.recomputed_class is None:
+            note = RecomputedClass(ClassStatus.RECOMPUTING, version)
+            state = state.with_finding(replace(item, recomputed_class=note))
+    return state

@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Signal
 
 from meddiag_desktop.config import ReadingMode
 from meddiag_desktop.errors import MeddiagError, ReviewStateError
+from meddiag_desktop.review import navigation
 from meddiag_desktop.review.audit import Actor
 from meddiag_desktop.review.history import review_history
 from meddiag_desktop.review.model import (
@@ -31,7 +32,7 @@ from meddiag_desktop.review.model import (
     ReviewStatus,
 )
 from meddiag_desktop.review.ood_record import record_override, run_input_check
-from meddiag_desktop.review.reclassify import record_class
+from meddiag_desktop.review.reclassify import marked_recomputing, record_class
 from meddiag_desktop.review.service import ReviewService, next_added_id, stored_maps
 from meddiag_desktop.review.store import ReviewStore
 from meddiag_desktop.ui.panels import Level
@@ -192,7 +193,7 @@ class ReviewController(QObject):
 
     def _show_opened(self, state: ReviewState) -> None:
         self._set_state(state)
-        self.select(self._first_id())
+        self.select(navigation.first_id(self.state))
 
     def history(self) -> list[HistoryItem]:
         if self.state is None:
@@ -245,7 +246,7 @@ class ReviewController(QObject):
         self.selection_changed.emit("")
 
     def _set_state(self, state: ReviewState) -> None:
-        state = self._marked(state)
+        state = marked_recomputing(state, self._recomputing)
         switched = self.state is None or self.state.series_uid != state.series_uid
         self.state = state
         if state.run_id != self._checked_run:  # the run's input check, read once per run shown
@@ -284,15 +285,13 @@ class ReviewController(QObject):
         """Select the next (``+1``) or previous (``-1``) finding, wrapping around."""
         if self.state is None or not self.state.findings:
             return
-        ids = [f.id for f in self.state.findings if self.listed(f)]
-        if not ids:
-            return
-        here = ids.index(self.selected) if self.selected in ids else -1 if delta > 0 else 0
-        self.select(ids[(here + delta) % len(ids)])
+        chosen = navigation.stepped(self.state, self.selected, delta)
+        if chosen:
+            self.select(chosen)
 
     def listed(self, item: ReviewFinding) -> bool:
         """In the findings list: everything, except the AI's findings while they are hidden (read first)."""
-        return not (self.state is not None and self.state.ai_hidden and item.origin == "ai")
+        return navigation.is_listed(self.state, item)
 
     def selected_finding(self) -> ReviewFinding | None:
         if self.state is None or not self.selected:
@@ -301,13 +300,6 @@ class ReviewController(QObject):
             return self.state.finding(self.selected)
         except KeyError:
             return None
-
-    def _first_id(self) -> str:
-        if self.state is None:
-            return ""
-        listed = [f for f in self.state.findings if self.listed(f)]
-        pending = [f.id for f in listed if f.decision is Decision.PENDING]
-        return (pending or [f.id for f in listed] or [""])[0]
 
     def set_threshold(self, threshold: float) -> None:
         self.threshold = threshold
@@ -392,15 +384,6 @@ class ReviewController(QObject):
             self._sign_when_classified = False
             self.sign_off()
 
-    def _marked(self, state: ReviewState) -> ReviewState:
-        """``state`` with the edits whose class is still being computed marked so (not "not recomputed")."""
-        for item in state.findings:
-            version = self._recomputing.get(item.id)
-            if version == item.mask_version and item.recomputed_class is None:
-                note = RecomputedClass(ClassStatus.RECOMPUTING, version)
-                state = state.with_finding(replace(item, recomputed_class=note))
-        return state
-
     def add(self, drawn: Finding) -> None:
         if self.state is not None:
             state = self.state
@@ -419,22 +402,19 @@ class ReviewController(QObject):
     def _on_undo_stored(self, stored: ReviewState) -> None:
         before = self.state
         self._on_decision_stored(stored)
-        changed = undone_id(before, stored)
+        changed = navigation.undone_id(before, stored)
         if changed is None:
             return
         now = next((f for f in stored.findings if f.id == changed), None)
         text = f"it is {now.decision.value} now" if now is not None else "the lesion you drew is removed"
         self._notes.notify(Level.INFO, f"Undone: the last decision on {changed}; {text}.")
-        self.select(changed if now is not None else self._first_id())
+        self.select(changed if now is not None else navigation.first_id(self.state))
 
     def next_undecided(self) -> str:
         """Select the next undecided finding after the selected one (wrapping); "" when every one is decided."""
         if self.state is None:
             return ""
-        ids = [f.id for f in self.state.findings if self.listed(f)]
-        undecided = {f.id for f in self.state.findings if self.listed(f) and not f.decision.decided}
-        start = ids.index(self.selected) + 1 if self.selected in ids else 0
-        chosen = next((i for i in ids[start:] + ids[:start] if i in undecided), "")
+        chosen = navigation.next_undecided(self.state, self.selected)
         if chosen:
             self.select(chosen)
         return chosen
@@ -482,7 +462,7 @@ class ReviewController(QObject):
         if self._unsettled or self.state is None:
             return
         if self._stored is not None and not failed:
-            stored = self._marked(self._stored)
+            stored = marked_recomputing(self._stored, self._recomputing)
             if _shown_as(stored) == _shown_as(self.state):
                 self.state = stored  # what is on screen is stored: no redraw
             else:
@@ -515,22 +495,9 @@ class ReviewController(QObject):
 
     def _advance(self) -> None:
         """After a decision, move on to the next undecided finding (if any)."""
-        if self.state is None:
-            return
-        undecided = [f.id for f in self.state.findings if self.listed(f) and not f.decision.decided]
-        ids = [f.id for f in self.state.findings]
-        if undecided and self.selected not in undecided and self.selected in ids:
-            after = ids[ids.index(self.selected) + 1 :] + ids
-            self.select(next(i for i in after if i in undecided))
-
-
-def undone_id(before: ReviewState | None, after: ReviewState) -> str | None:
-    """The finding an undo changed: its decision or mask went back, or it is gone (a drawn lesion)."""
-    if before is None:
-        return None
-    now = {f.id: (f.decision, f.reason, f.note, f.mask_version) for f in after.findings}
-    changed = [f.id for f in before.findings if now.get(f.id) != (f.decision, f.reason, f.note, f.mask_version)]
-    return changed[0] if changed else None
+        chosen = navigation.after_decision(self.state, self.selected) if self.state is not None else ""
+        if chosen:
+            self.select(chosen)
 
 
 def _shown_as(state: ReviewState) -> tuple[object, ...]:

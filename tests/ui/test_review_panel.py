@@ -98,6 +98,7 @@ def test_overlays_look_toggle_threshold_and_heat(qtbot: QtBot, window: MainWindo
     assert not _mask_pixels(axial).any()
     assert screen.panel.table.rowCount() == 1
     screen.review.record_threshold()
+    settle(qtbot, window)  # the store writer has it
     with ReviewStore(window.studies.settings.review_store_path, window.studies.settings.config_dir) as store:
         details = store.db.execute("SELECT details FROM audit WHERE event = 'threshold_changed'").fetchone()
     assert details is not None and '"to":1.0' in details[0]

@@ -144,7 +144,7 @@ def _decode_dataset(ds: pydicom.Dataset, name: str) -> NDArray[np.generic]:
     except NotImplementedError as exc:
         raise UnsupportedDicomError(f"{name}: unsupported — {syntax.name} cannot be decoded here ({exc}).") from exc
     except (RuntimeError, ValueError, AttributeError, KeyError, TypeError) as exc:
-        if "no" in str(exc).lower() and "plugin" in str(exc).lower():
+        if _no_decoder(exc):
             raise UnsupportedDicomError(f"{name}: unsupported — no decoder for {syntax.name}.") from exc
         raise DicomReadError(f"{name}: broken pixel data — {_first_line(exc)}") from exc
     except Exception as exc:
@@ -156,6 +156,13 @@ def _decode_dataset(ds: pydicom.Dataset, name: str) -> NDArray[np.generic]:
         # frames larger than Rows x Columns say. Broken input, not a reason to stop the program.
         raise DicomReadError(f"{name}: broken pixel data — the decoder failed ({_first_line(exc)})") from exc
     return result
+
+
+def _no_decoder(exc: BaseException) -> bool:
+    """pydicom found no usable decoder (a plugin missing or its dependencies absent), as against a
+    decoder that tried and failed ("exceptions were raised by all available plugins": broken data)."""
+    text = str(exc).lower()
+    return "missing dependencies" in text or text.startswith("no plugin named")
 
 
 def _first_line(exc: BaseException) -> str:

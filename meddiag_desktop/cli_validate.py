@@ -33,6 +33,15 @@ def add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         "--thick", type=float, action="append", default=[], metavar="MM",
         help="also evaluate each scan with its slices averaged to about MM mm (repeatable)",
     )  # fmt: skip
+    validate.add_argument(
+        "--reslice", type=float, action="append", default=[], metavar="MM",
+        help="also evaluate each scan resliced every MM mm, interpolated between its slices as an overlapping "
+        "reconstruction (repeatable)",
+    )  # fmt: skip
+    validate.add_argument(
+        "--pixels", type=float, action="append", default=[], metavar="MM",
+        help="also evaluate each scan with its pixels averaged to MM mm, as a larger field of view (repeatable)",
+    )  # fmt: skip
     validate.add_argument("--out", type=Path, default=Path("validation"), help="output folder (report and cache)")
     validate.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: all cores)")
     _add_cluster_arguments(validate)
@@ -47,14 +56,14 @@ def _add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
 def validate_command(args: argparse.Namespace, index: SeriesIndex, settings: Settings) -> int:
     from meddiag_desktop.batch.arguments import uses_cluster
     from meddiag_desktop.inference.registry import ModelRegistry
-    from meddiag_desktop.validation.cases import discover_cases
+    from meddiag_desktop.validation.cases import VariantPlan, discover_cases
     from meddiag_desktop.validation.output import write_report
     from meddiag_desktop.validation.runner import RegistryAnalyser, validate_cases
     from meddiag_desktop.validation.text import format_lesion_table, format_scan_table, format_summary
 
     found = discover_cases(
-        args.paths, index, annotations=args.annotations, manifest=args.manifest, thicknesses=args.thick,
-        progress=ProgressLine(),
+        args.paths, index, annotations=args.annotations, manifest=args.manifest,
+        variants=VariantPlan(tuple(args.thick), tuple(args.reslice), tuple(args.pixels)), progress=ProgressLine(),
     )  # fmt: skip
     print(file=sys.stderr)
     if not found.cases:

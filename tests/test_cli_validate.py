@@ -50,3 +50,24 @@ def test_validate_without_references_is_a_plain_error(tmp_path: Path, capsys: py
     assert main(["validate", str(DEMO), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "No CT series with reference labels" in err and "1 CT series have no reference labels" in err
+
+
+@pytest.mark.slow
+def test_demo_resliced_finer_and_with_coarser_pixels_gives_the_same_mass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The shipped model accepts 1 mm slice spacing and 1.5 mm pixels and finds the mass as on the scan itself."""
+    out = tmp_path / "out"
+    args = ["validate", str(DEMO), "--annotations", str(BOXES), "--out", str(out), "--threads", "2"]
+    assert main([*args, "--reslice", "1", "--pixels", "1.5"]) == 0
+    capsys.readouterr()
+    scans = {s["variant"]: s for s in json.loads((out / "report.json").read_text())["scans"]}
+    assert set(scans) == {"as acquired", "resliced every 1 mm", "pixels averaged to 1.5 mm"}
+    assert all(s["status"] == "analysed" for s in scans.values()), [s["message"] for s in scans.values()]
+    assert scans["resliced every 1 mm"]["slice_spacing_mm"] == pytest.approx(1.0)
+    acquired = scans["as acquired"]["lesions"][0]["box_coverage"]
+    assert acquired >= 0.5
+    for variant in ("resliced every 1 mm", "pixels averaged to 1.5 mm"):
+        [mass] = scans[variant]["lesions"]
+        assert mass["hit"] and mass["box_coverage"] >= 0.9 * acquired, (variant, mass["box_coverage"], acquired)
+        assert len(scans[variant]["findings"]) <= len(scans["as acquired"]["findings"]) + 1

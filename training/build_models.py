@@ -13,7 +13,16 @@ Stages (each caches its results in the work folder, so a later stage can be re-r
   then trained on all;
 - ``export``: both to ONNX, checked against PyTorch;
 - ``evaluate``: the classical baseline on the real patients, the held-out synthetic scans;
-- ``package``: ``models/<id>/`` with manifest (sha256 of every file) and model card.
+- ``package``: ``models/<id>/`` with manifest (sha256 of every file) and model card; like
+  ``evaluate``, it writes ``training/build_record.json`` (metrics, calibration, candidate score,
+  configuration, sha256 of both ONNX files: what ``package`` needs besides the ONNX files);
+- ``sampling``: the packaged segmenter on the real patients resliced every 0.5 mm and with 1.5 mm
+  pixels, the ends of the accepted range (``training.sampling_check``); the rows go into its card;
+- ``restore``: no training: seeds a new work folder from the shipped ``models/<id>/model.onnx``
+  and ``training/build_record.json``, refusing when an ONNX file is not the recorded one (the
+  models were rebuilt without updating the record). A manifest or model-card change is
+  regenerated from the current code with ``--work-dir NEW_DIR --stages restore,package,sampling``; last in a
+  full build, it only checks that the record just written restores that build's work folder.
 """
 
 from __future__ import annotations

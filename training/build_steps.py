@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from training import cls_real, lopo, manifests, real_data, seg25d
+from training import build_record, cls_real, lopo, manifests, real_data, seg25d
 from training.export25d import export_segmenter
 from training.net25d import Ensemble, UNet2D
 
@@ -33,7 +33,6 @@ POSTPROCESS = {
     "extent_threshold": 0.2,
 }
 THRESHOLD = 0.4  # on the mean of the ensemble: keeps what one member is sure of and the other half-sees
-SLICE_RANGE_MM = (1.0, 10.0)
 
 
 def _cases(work: Path, cfg: dict[str, Any], names: tuple[str, ...]) -> list[real_data.GridCase]:
@@ -76,8 +75,8 @@ def install_segmenter(model: Ensemble, folder: Path, model_id: str, sample_hu: n
 
 def write_fold_manifest(target: Path, postprocess: dict[str, Any], card: str) -> None:
     manifest = manifests.seg_manifest(
-        target.name, threshold=THRESHOLD, slice_range_mm=SLICE_RANGE_MM, metrics={}, postprocess=postprocess,
-        limitations=["Leave-one-patient-out fold model; for validation only."], git_commit=git_commit(),
+        target.name, threshold=THRESHOLD, slice_range_mm=manifests.SLICE_RANGE_MM, metrics={}, postprocess=postprocess,
+        limitations=["Leave-one-patient-out fold model; for validation only."], git_commit={"git_commit": git_commit()},
     )  # fmt: skip
     write_folder(target, manifest, card)
 
@@ -181,6 +180,13 @@ def stage_export(work: Path, cfg: dict[str, Any]) -> None:
     (work / "export_check.json").write_text(json.dumps(checks, indent=2))
 
 
+def stage_restore(work: Path, cfg: dict[str, Any]) -> None:
+    """Seed ``work`` from the shipped models and ``training/build_record.json`` (no training)."""
+    record = build_record.restore(work, MODELS)
+    if record["config"] != cfg:
+        log.info("the shipped models were trained with %s; the package stage states it", record["config"])
+
+
 def record_time(work: Path, stage: str, seconds: float) -> None:
     path = work / "stage_seconds.json"
     times = json.loads(path.read_text()) if path.exists() else {}
@@ -206,4 +212,7 @@ STAGES: dict[str, Callable[[Path, dict[str, Any]], None]] = {
     "export": stage_export,
     "evaluate": _later("stage_evaluate"),
     "package": _later("stage_package"),
+    "sampling": _later("stage_sampling"),
+    # Last in a full build, where it only checks that the record just written restores the work folder.
+    "restore": stage_restore,
 }

@@ -26,7 +26,8 @@ from meddiag_desktop.io.index import SeriesIndex
 from meddiag_desktop.validation.case_labels import case_lesions
 from meddiag_desktop.validation.cases import discover_cases
 from meddiag_desktop.validation.metrics import match_case
-from meddiag_desktop.validation.runner import load_case_volume, variant_of
+from meddiag_desktop.validation.runner import load_case_volume
+from meddiag_desktop.validation.variants import variant_of
 from training import lopo, real_data
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def _case_samples(case: Any, registry: ModelRegistry, model_id: str, patient: st
     volume = load_case_volume(case)
     lesions, _ = case_lesions(case.sources, volume)
     variant = variant_of(case, volume, lesions)
-    if variant is None:
+    if isinstance(variant, str):  # the variant is the scan as acquired
         return []
     volume, lesions = variant
     result = analyze_volume(volume, registry, seg_model_id=model_id, cls_model_id=None, threads=2)

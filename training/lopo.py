@@ -19,7 +19,7 @@ import torch
 from meddiag_desktop.core.progress import no_progress
 from meddiag_desktop.inference.registry import ModelRegistry
 from meddiag_desktop.io.index import SeriesIndex
-from meddiag_desktop.validation.cases import discover_cases
+from meddiag_desktop.validation.cases import VariantPlan, discover_cases
 from meddiag_desktop.validation.output import write_report
 from meddiag_desktop.validation.runner import RegistryAnalyser, validate_cases
 from training import real_data
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 THICK_MM = (8.0,)
+LOPO_PLAN = VariantPlan(thicknesses=THICK_MM)
 
 
 def patient_folder(name: str) -> Path:
@@ -43,12 +44,14 @@ def patient_folder(name: str) -> Path:
     return folder if name == real_data.A0001 else folder.parent  # the NSCLC folder holds ct/ and rtstruct.dcm
 
 
-def validate_with(names: tuple[str, ...], analyser: Analyser, out: Path, index_path: Path) -> ValidationReport:
-    """Run the validation library on the named real patients (native and ~8 mm) and write the report."""
+def validate_with(
+    names: tuple[str, ...], analyser: Analyser, out: Path, index_path: Path, plan: VariantPlan = LOPO_PLAN
+) -> ValidationReport:
+    """Run the validation library on the named real patients (native and ``plan``'s variants) and write the report."""
     with SeriesIndex(index_path) as index:
         found = discover_cases(
             [patient_folder(n) for n in names], index,
-            annotations=real_data.CORPUS / "lung_pet_ct_dx" / "annotations" / "A0001", thicknesses=THICK_MM,
+            annotations=real_data.CORPUS / "lung_pet_ct_dx" / "annotations" / "A0001", variants=plan,
         )  # fmt: skip
     report = validate_cases(found.cases, analyser, out, progress=no_progress, notes=found.notes)
     write_report(report, out)

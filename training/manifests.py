@@ -9,7 +9,13 @@ from training.export25d import OVERLAP, PATCH
 from training.net25d import CLIP_HU, OFFSETS
 
 SEG_ID, CLS_ID = "lung-nodule-seg", "lung-lesion-cls"
-VERSION = "2.1.0"  # 2.1.0: findings reach their half-sure halo (postprocess extent_threshold)
+# 2.1.0: findings reach their half-sure halo (postprocess extent_threshold); 2.2.0: accepts 0.5 mm slice
+# spacing and 1.5 mm pixels (the sampling stage checks both on the real patients; the ONNX is unchanged)
+VERSION = "2.2.0"
+# What both models accept. Finer scans are block-averaged onto the model grid (SPACING); the sampling
+# stage checks the ends on the real patients (0.5 mm slice spacing, 1.5 mm pixels: the grid's own).
+SLICE_RANGE_MM = (0.5, 10.0)
+PIXEL_RANGE_MM = (0.5, 1.5)
 SPACING = (2.5, 1.5, 1.5)
 CLS_CROP = (16, 32, 32)
 
@@ -62,7 +68,7 @@ def seg_manifest(
     slice_range_mm: tuple[float, float],
     metrics: dict[str, Any],
     limitations: list[str],
-    git_commit: str,
+    git_commit: dict[str, str],
     postprocess: dict[str, Any],
 ) -> dict[str, Any]:
     return {
@@ -77,7 +83,7 @@ def seg_manifest(
         "licence": LICENCE,
         "acceptable_ranges": {
             "slice_thickness_mm": list(slice_range_mm),
-            "pixel_spacing_mm": [0.5, 1.0],
+            "pixel_spacing_mm": list(PIXEL_RANGE_MM),
             "kvp": None,
         },
         "input_contract": dict(INPUT_CONTRACT),
@@ -96,17 +102,18 @@ def seg_manifest(
         },
         "output": {"activation": "sigmoid", "labels": [_LABEL], "threshold": threshold, "temperature": 1.0},
         "postprocess": postprocess,
-        "provenance": {"training_script": "training/build_models.py", "git_commit": git_commit, "data": DATA_TEXT},
+        # git_commit: the code that trained the model; packaged_commit: the code that wrote this manifest
+        "provenance": {"training_script": "training/build_models.py", **git_commit, "data": DATA_TEXT},
         "metrics": metrics,
         "limitations": limitations,
     }
 
 
 def cls_manifest(
-    *, temperature: float, metrics: dict[str, Any], limitations: list[str], git_commit: str
+    *, temperature: float, metrics: dict[str, Any], limitations: list[str], git_commit: dict[str, str]
 ) -> dict[str, Any]:
     m = seg_manifest(
-        CLS_ID, threshold=0.5, slice_range_mm=(1.0, 10.0), metrics=metrics, limitations=limitations,
+        CLS_ID, threshold=0.5, slice_range_mm=SLICE_RANGE_MM, metrics=metrics, limitations=limitations,
         git_commit=git_commit, postprocess={},
     )  # fmt: skip
     del m["postprocess"]

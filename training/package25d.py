@@ -14,7 +14,7 @@ from meddiag_desktop.inference.findings import component_boxes, components, meas
 from meddiag_desktop.inference.registry import ModelRegistry
 from meddiag_desktop.validation.results import ModelInfo
 from meddiag_desktop.validation.runner import FunctionAnalyser
-from training import build_steps, cards25d, lopo, manifests, real_data
+from training import build_record, build_steps, cards25d, lopo, manifests, real_data
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -55,9 +55,9 @@ def _shipped_postprocess(work: Path) -> dict[str, Any]:
 
 
 def _package(work: Path, cfg: dict[str, Any], metrics: dict[str, Any]) -> None:
-    commit = build_steps.git_commit()
+    commit = {"git_commit": build_record.trained_commit(work), "packaged_commit": build_steps.git_commit()}
     seg_m = manifests.seg_manifest(
-        manifests.SEG_ID, threshold=build_steps.THRESHOLD, slice_range_mm=build_steps.SLICE_RANGE_MM,
+        manifests.SEG_ID, threshold=build_steps.THRESHOLD, slice_range_mm=manifests.SLICE_RANGE_MM,
         metrics=metrics.get("seg", {}), postprocess=_shipped_postprocess(work),
         limitations=cards25d.seg_limitations(metrics), git_commit=commit,
     )  # fmt: skip
@@ -99,8 +99,24 @@ def stage_evaluate(work: Path, cfg: dict[str, Any]) -> None:
     metrics["stage_seconds"] = {**json.loads((work / "stage_seconds.json").read_text()), **lopo.fold_seconds(work)}
     (work / "metrics.json").write_text(json.dumps(metrics, indent=2))
     _package(work, cfg, metrics)
+    build_record.write(work, cfg)
+
+
+def stage_sampling(work: Path, cfg: dict[str, Any]) -> None:
+    """The packaged segmenter on the real patients resliced and with coarser pixels; the rows go into its card."""
+    from training import sampling_check
+
+    cfg = build_record.trained_config(work, cfg)
+    metrics = json.loads((work / "metrics.json").read_text())
+    metrics.setdefault("seg", {})["sampling_check"] = sampling_check.check_shipped(work)
+    (work / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    _package(work, cfg, metrics)
+    build_record.write(work, cfg)
 
 
 def stage_package(work: Path, cfg: dict[str, Any]) -> None:
+    """models/ from the work folder (of a build, or seeded by ``restore``), then the build record."""
+    cfg = build_record.trained_config(work, cfg)
     metrics = json.loads((work / "metrics.json").read_text()) if (work / "metrics.json").exists() else {}
     _package(work, cfg, metrics)
+    build_record.write(work, cfg)

@@ -3,7 +3,9 @@
 A case is one CT image series with at least one reference: an RT Structure Set or a DICOM SEG
 that references it (by series, instance or, failing both, frame of reference), VOC box files
 naming its SOP Instance UIDs, or a label volume listed in a manifest. With ``--thick`` each
-case is also evaluated on its slices averaged to that thickness.
+case is also evaluated on its slices averaged to that thickness; with ``--reslice`` on slices
+interpolated at a finer spacing (an overlapping reconstruction), with ``--pixels`` on coarser
+pixels (a larger field of view).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ class LabelSource:
 
 @dataclass(frozen=True)
 class Case:
-    """One series to validate on, in one slice-thickness variant. Picklable (plain values only).
+    """One series to validate on, as acquired or in one sampling variant. Picklable (plain values only).
 
     ``folder`` is the series' folder relative to the scanned path's parent and ``patient`` a
     pseudonym (``P1``, ...): reports never show patient names, IDs or birth dates.
@@ -66,18 +68,40 @@ class Case:
     patient: str
     manufacturer: str
     sources: tuple[LabelSource, ...]
-    thickness_mm: float | None = None
+    thickness_mm: float | None = None  # slices averaged to about this thickness
+    reslice_mm: float | None = None  # slices interpolated every this many mm
+    pixel_mm: float | None = None  # pixels averaged to this size
 
     @property
     def variant(self) -> str:
+        if self.reslice_mm is not None:
+            return f"resliced every {self.reslice_mm:g} mm"
+        if self.pixel_mm is not None:
+            return f"pixels averaged to {self.pixel_mm:g} mm"
         return "as acquired" if self.thickness_mm is None else f"averaged to ~{self.thickness_mm:g} mm"
 
     @property
     def case_id(self) -> str:
-        return f"{self.series_instance_uid}|{self.thickness_mm or 0:g}"
+        suffix = f"|r{self.reslice_mm:g}" if self.reslice_mm else f"|p{self.pixel_mm:g}" if self.pixel_mm else ""
+        return f"{self.series_instance_uid}|{self.thickness_mm or 0:g}{suffix}"
 
-    def with_thickness(self, thickness_mm: float | None) -> Case:
-        return replace(self, thickness_mm=thickness_mm)
+    def variants(self, plan: VariantPlan) -> list[Case]:
+        """This case as acquired and in each variant of ``plan``."""
+        return [
+            self,
+            *(replace(self, thickness_mm=t) for t in plan.thicknesses),
+            *(replace(self, reslice_mm=t) for t in plan.reslices),
+            *(replace(self, pixel_mm=t) for t in plan.pixel_sizes),
+        ]
+
+
+@dataclass(frozen=True)
+class VariantPlan:
+    """Which other samplings of every case to validate on, in mm."""
+
+    thicknesses: tuple[float, ...] = ()
+    reslices: tuple[float, ...] = ()
+    pixel_sizes: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -212,10 +236,14 @@ def discover_cases(
     annotations: Path | None = None,
     manifest: Path | None = None,
     thicknesses: Sequence[float] = (),
+    variants: VariantPlan | None = None,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
 ) -> Discovery:
     """Scan ``paths`` into ``index`` and return every CT series that has a reference.
+
+    Each case also comes in the sampling variants of ``variants`` (``thicknesses`` is short for
+    a plan of averaged thicknesses only).
 
     Raises
     ------
@@ -235,10 +263,10 @@ def discover_cases(
     finder.segs(series)
     finder.boxes(roots + ([annotations.resolve()] if annotations else []))
     finder.manifest(entries)
-    return _cases(index, finder, thicknesses)
+    return _cases(index, finder, variants or VariantPlan(thicknesses=tuple(thicknesses)))
 
 
-def _cases(index: SeriesIndex, finder: _Finder, thicknesses: Sequence[float]) -> Discovery:
+def _cases(index: SeriesIndex, finder: _Finder, plan: VariantPlan) -> Discovery:
     with_refs = [s for s in finder.ct if finder.sources[s.record.series_instance_uid]]
     with_refs.sort(key=_folder_label)
     names = _pseudonyms(index, with_refs)
@@ -248,7 +276,7 @@ def _cases(index: SeriesIndex, finder: _Finder, thicknesses: Sequence[float]) ->
         base = Case(
             uid, str(index.path), _folder_label(s), names[uid], s.record.manufacturer, tuple(finder.sources[uid])
         )
-        cases += [base] + [base.with_thickness(t) for t in thicknesses]
+        cases += base.variants(plan)
     notes = list(finder.notes)
     if len(finder.ct) > len(with_refs):
         notes.append(f"{len(finder.ct) - len(with_refs)} CT series have no reference labels; not validated")

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from meddiag_desktop.core.progress import CancelToken, ProgressFn, no_progress
-from meddiag_desktop.core.reslice import average_slices, slices_per_group
 from meddiag_desktop.errors import Cancelled, InferenceError, MeddiagError
 from meddiag_desktop.inference.analyze import analyze_volume
 from meddiag_desktop.inference.manifest import MANIFEST_NAME
@@ -29,15 +28,15 @@ from meddiag_desktop.inference.registry import ModelRegistry, sha256_file
 from meddiag_desktop.io.index import SeriesIndex
 from meddiag_desktop.io.series_loader import load_series
 from meddiag_desktop.validation.cache import AnalysisOutcome, cache_key, load_outcome, save_outcome
-from meddiag_desktop.validation.case_labels import case_lesions, thicken
+from meddiag_desktop.validation.case_labels import case_lesions
 from meddiag_desktop.validation.metrics import match_case, thickness_band
 from meddiag_desktop.validation.results import CaseResult, CaseStatus, ModelInfo, ValidationReport
+from meddiag_desktop.validation.variants import variant_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from meddiag_desktop.core.finding import Finding
-    from meddiag_desktop.core.labels import ReferenceLabel
     from meddiag_desktop.core.volume import Volume
     from meddiag_desktop.validation.cases import Case
 
@@ -119,20 +118,6 @@ def load_case_volume(case: Case, progress: ProgressFn = no_progress, cancel: Can
     return max(volumes, key=lambda v: v.shape[0])
 
 
-def variant_of(case: Case, volume: Volume, lesions: list[ReferenceLabel]) -> tuple[Volume, list[ReferenceLabel]] | None:
-    """The volume and lesions averaged to the case's thickness; ``None`` when that changes nothing."""
-    if case.thickness_mm is None:
-        return volume, lesions
-    group = slices_per_group(volume, case.thickness_mm)
-    if group == 1:
-        return None
-    try:
-        thick = average_slices(volume, case.thickness_mm)
-    except ValueError as exc:
-        raise InferenceError(str(exc)) from exc
-    return thick, thicken(lesions, group)
-
-
 def _outcome(
     case: Case, volume: Volume, analyser: Analyser, cache_dir: Path | None, progress: ProgressFn,
     cancel: CancelToken | None,
@@ -160,11 +145,11 @@ def _evaluate(
     volume = load_case_volume(case, progress, cancel)
     lesions, notes = case_lesions(case.sources, volume)
     variant = variant_of(case, volume, lesions)
-    if variant is None:
-        return replace(base, status=CaseStatus.SKIPPED, message=f"slices are already {volume.spacing[0]:.1f} mm")
+    if isinstance(variant, str):
+        return replace(base, status=CaseStatus.SKIPPED, message=variant)
     volume, thick_lesions = variant
     if any(not label.mask.any() for label in thick_lesions):
-        notes.append("lesions too thin to survive slice averaging are not counted")
+        notes.append(f"lesions too small to survive the resampling ({case.variant}) are not counted")
     outcome, cached, pixels = _outcome(case, volume, analyser, cache_dir, progress, cancel)
     spacing = volume.spacing
     base = replace(

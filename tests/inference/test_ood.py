@@ -91,7 +91,8 @@ def test_the_demo_is_within_the_shipped_models_range(tmp_path: Path, shipped: li
     assert facts.patient_age_years == pytest.approx(58.0)
     check = ood.assess(volume, facts, shipped)
     assert check.status is CheckStatus.IN_RANGE and not check.issues
-    assert check.models == ("lung-nodule-seg@2.1.0", "lung-lesion-cls@2.1.0")
+    versions = {m.id: m.version for m in shipped}
+    assert check.models == tuple(f"{i}@{versions[i]}" for i in ("lung-nodule-seg", "lung-lesion-cls"))
     assert ood.clear(check) is check
     assert "patient_age_years" not in json.dumps(check.to_dict())  # the age is compared, never kept
 
@@ -193,12 +194,12 @@ def test_slice_spacing_outside_the_accepted_range_is_soft_not_refused(
 ) -> None:
     check = ood.assess(_with_spacing(demo_volume, 12.0), IN_RANGE, shipped)
     assert [(i.check, i.severity) for i in check.issues] == [("slice_spacing", Severity.SOFT)]
-    assert "Slice spacing 12.00 mm is outside the 1–10 mm the AI" in check.issues[0].message
+    assert "Slice spacing 12.00 mm is outside the 0.5–10 mm the AI" in check.issues[0].message
     assert ood.clear(check.with_override(OVERRIDE)).status is CheckStatus.OVERRIDDEN
 
 
 def test_thin_slices_the_model_accepts_run_with_a_note(demo_volume: Volume, shipped: list[ModelManifest]) -> None:
-    """1-3 mm is accepted (block-averaged onto the 2.5 mm grid) but thinner than the real training scans."""
+    """0.5-3 mm is accepted (block-averaged onto the 2.5 mm grid) but thinner than the real training scans."""
     check = ood.assess(_with_spacing(demo_volume, 2.0), IN_RANGE, shipped)
     assert [(i.check, i.severity) for i in check.issues] == [("slice_spacing", Severity.NOTE)]
     assert "outside the 3–10 mm of the real training and validation scans" in check.issues[0].message

@@ -20,7 +20,7 @@ from meddiag_desktop.errors import Cancelled, InferenceError
 from meddiag_desktop.inference.registry import ModelRegistry
 from meddiag_desktop.io.index import SeriesIndex
 from meddiag_desktop.validation.cache import finding_from_json, finding_to_json
-from meddiag_desktop.validation.cases import Case, discover_cases
+from meddiag_desktop.validation.cases import Case, VariantPlan, discover_cases
 from meddiag_desktop.validation.output import write_report
 from meddiag_desktop.validation.results import CaseStatus, FindingStatus, ModelInfo
 from meddiag_desktop.validation.runner import FunctionAnalyser, RegistryAnalyser, evaluate_case, validate_cases
@@ -50,11 +50,12 @@ class Fake:
         dense = np.asarray(volume.array) > -100
         dense[:, :4, :] = dense[:, -4:, :] = dense[:, :, :4] = dense[:, :, -4:] = False
         false = np.zeros(volume.shape, dtype=bool)
-        false[0, 30:34, 30:34] = True
+        _, ny, nx = volume.shape
+        false[0, 3 * ny // 4 : 3 * ny // 4 + ny // 10, 3 * nx // 4 : 3 * nx // 4 + nx // 10] = True  # 4 x 4 at 40 x 40
         return [finding_from_mask("F1", dense, 0.9), finding_from_mask("F2", false, 0.4)]
 
 
-def make_study(tmp_path: Path) -> tuple[list[Case], Path]:
+def make_study(tmp_path: Path, plan: VariantPlan | None = None) -> tuple[list[Case], Path]:
     hu = chest_hu((12, 40, 40))
     hu[3:8, 10:20, 10:20] = 40  # the tumour: 5 slices x 10 x 10
     datasets = ct_datasets(hu, spacing=(2.5, 0.8, 0.8))
@@ -64,7 +65,9 @@ def make_study(tmp_path: Path) -> tuple[list[Case], Path]:
     sitk.WriteImage(label_image_on(volume_of(datasets), labels), str(tmp_path / "labels.nii.gz"))
     (tmp_path / "manifest.json").write_text(json.dumps([{"series": "study", "labels": "labels.nii.gz"}]))
     with SeriesIndex(tmp_path / "index.sqlite") as index:
-        found = discover_cases([tmp_path / "study"], index, manifest=tmp_path / "manifest.json", thicknesses=(5.0,))
+        found = discover_cases(
+            [tmp_path / "study"], index, manifest=tmp_path / "manifest.json", variants=plan or VariantPlan((5.0,))
+        )
     return list(found.cases), tmp_path / "out"
 
 
@@ -87,6 +90,32 @@ def test_known_answers_on_the_scan_and_its_thick_version(tmp_path: Path) -> None
     assert lesion.voxels == 3 * 80 and lesion.dice == pytest.approx(2 * 160 / (240 + 200))
     assert fake.calls == 2
     assert calls[-1] == (2, 2, "Validation finished") and any("averaged to ~5 mm" in c[2] for c in calls)
+
+
+def test_known_answers_resliced_finer_and_with_coarser_pixels(tmp_path: Path) -> None:
+    cases, out = make_study(tmp_path, VariantPlan(reslices=(1.25, 2.5), pixel_sizes=(1.6, 0.5, 1.2)))
+    assert len({c.case_id for c in cases}) == 6
+    fake = Fake()
+    report = validate_cases(cases, FunctionAnalyser(fake, MODEL), out)
+    acquired, resliced, same_spacing, coarse, finer_pixels, uneven = report.cases
+    assert [c.variant for c in report.cases] == [
+        "as acquired", "resliced every 1.25 mm", "resliced every 2.5 mm", "pixels averaged to 1.6 mm",
+        "pixels averaged to 0.5 mm", "pixels averaged to 1.2 mm",
+    ]  # fmt: skip
+    assert same_spacing.status is CaseStatus.SKIPPED and "already 2.5 mm apart" in same_spacing.message
+    assert finer_pixels.status is CaseStatus.SKIPPED and "already 0.80 x 0.80 mm" in finer_pixels.message
+    assert fake.calls == 4
+    # 1.25 mm: twice the slices; the reference keeps its place and its volume in mL
+    assert resliced.slice_spacing_mm == pytest.approx(1.25)
+    [thin], [fine] = acquired.lesions, resliced.lesions
+    assert fine.voxels == 2 * thin.voxels and fine.volume_ml == pytest.approx(thin.volume_ml)
+    assert fine.hit and fine.dice == pytest.approx(thin.dice, abs=0.05)
+    # 1.6 mm pixels: 2 x 2 blocks of 0.8 mm; the 10 x 8 outline becomes 5 x 4 per slice
+    [block] = coarse.lesions
+    assert block.voxels == 5 * 20 and block.volume_ml == pytest.approx(thin.volume_ml)
+    assert block.hit and block.dice == pytest.approx(thin.dice, abs=0.05)
+    # 1.2 mm pixels straddle the outline's edges: only those at least half inside count (6 x 5 per slice)
+    assert uneven.lesions[0].voxels == 5 * 30
 
 
 def test_second_run_reads_the_cache_and_does_not_analyse(tmp_path: Path) -> None:

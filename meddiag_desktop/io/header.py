@@ -198,7 +198,8 @@ def _read_file_meta(buf: _Buffer, pos: int) -> tuple[dict[str, str | int | tuple
         data = buf.data
         name = WANTED_TAGS.get(tag)
         if name:
-            values[name] = plain_text(data[pos : pos + length])
+            # UIDs: no character set applies, so an escape sequence is part of the (broken) value, as pydicom reads it
+            values[name] = data[pos : pos + length].decode("latin-1").rstrip("\x00 ").strip()
         pos += length
     return values, pos
 
@@ -254,8 +255,10 @@ class _Walker:
             if tag in PIXEL_DATA_TAGS:
                 self._found_pixels(tag, value_pos, -1 if length == _UNDEFINED else length)
                 return
-            if tag > LAST_WANTED_BEFORE_PIXELS and pos >= self._walk_until and self._jump_to_pixel_data(pos):
-                return
+            if tag > LAST_WANTED_BEFORE_PIXELS and pos >= self._walk_until:
+                self._check_next_in_order(tag, length, value_pos)
+                if self._jump_to_pixel_data(pos):
+                    return
             pos = self._consume(tag, vr, length, value_pos, top_level=True)
 
     def decode_texts(self) -> None:
@@ -264,6 +267,20 @@ class _Walker:
         for tag, raw in self._texts.items():
             if tag in _TEXT_VRS:
                 self.header.values[WANTED_TAGS[tag]] = decode_text(raw, _TEXT_VRS[tag], charset)
+
+    def _check_next_in_order(self, tag: int, length: int, value_pos: int) -> None:
+        """Refuse to jump from an element the next one does not follow in tag order.
+
+        Elements ascend (PS3.5 7.1); a lower tag next means ``tag`` was read from shifted bytes
+        (a corrupt length earlier) and a jump would skip wanted elements that come after it.
+        """
+        after = value_pos + length
+        if length == _UNDEFINED or after + 4 > self.buf.file_size:
+            return
+        self.buf.ensure(after + 4)
+        group, elem = self._tag.unpack_from(self.buf.data, after)
+        if (group << 16) | elem < tag:
+            raise HeaderParseError(f"elements out of order at byte {after}")
 
     def _found_pixels(self, tag: int, offset: int, length: int) -> None:
         self.header.pixel_tag, self.header.pixel_offset, self.header.pixel_length = tag, offset, length

@@ -20,7 +20,7 @@ def _batch(root: Path, out: Path, *extra: str) -> int:
 
 def test_batch_stores_every_series_exports_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root, out = tmp_path / "cohort", tmp_path / "results"
-    specs = [StudySpec(1), StudySpec(2), StudySpec(3, pixel_spacing_mm=1.4), StudySpec(4, broken=True)]
+    specs = [StudySpec(1), StudySpec(2), StudySpec(3, pixel_spacing_mm=1.7), StudySpec(4, broken=True)]
     write_studies(root, specs)
     first_file = sorted((root / "study_001").iterdir())[0]
     (root / "cut.dcm").write_bytes(first_file.read_bytes()[:3000])  # an incomplete copy: not a series
@@ -37,7 +37,7 @@ def test_batch_stores_every_series_exports_and_resumes(tmp_path: Path, capsys: p
     assert [records[f"cohort/study_00{n}"]["status"] for n in range(1, 5)] == [
         "analysed", "analysed", "not analysed", "failed",
     ]  # fmt: skip
-    assert "Pixel spacing 1.40 x 1.40 mm is outside the range" in records["cohort/study_003"]["message"]
+    assert "Pixel spacing 1.70 x 1.70 mm is outside the range" in records["cohort/study_003"]["message"]
     first = records["cohort/study_001"]
     assert (first["sex"], first["age_years"], first["manufacturer"], first["model_name"]) == (
         "M", 42.0, "SIEMENS", "SOMATOM Force",

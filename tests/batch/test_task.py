@@ -37,12 +37,12 @@ def test_a_stored_key_is_not_analysed_again(
 
 
 def test_refused_and_broken_studies_come_back_in_words(tmp_path: Path) -> None:
-    write_study(tmp_path / "in", StudySpec(7, pixel_spacing_mm=1.4))
+    write_study(tmp_path / "in", StudySpec(7, pixel_spacing_mm=1.7))
     write_study(tmp_path / "in", StudySpec(8, broken=True))
     refused, broken = jobs_under(tmp_path / "in", tmp_path / "i.sqlite")
     outcome = analyse_series(refused, options())
     assert outcome.status is OutcomeStatus.NOT_ANALYSED
-    assert "Pixel spacing 1.40 x 1.40 mm is outside the range" in outcome.message
+    assert "Pixel spacing 1.70 x 1.70 mm is outside the range" in outcome.message
     assert outcome.header.manufacturer == "SIEMENS"  # headers are kept for the subgroup report
     outcome = analyse_series(broken, options())
     assert outcome.status is OutcomeStatus.FAILED and outcome.key == ""

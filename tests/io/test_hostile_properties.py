@@ -72,6 +72,13 @@ class Base:
     elements: tuple[Element, ...]
 
 
+def _fixed_uids(ds: Dataset, name: str) -> Dataset:
+    """The same UIDs in every run: their lengths move every later byte, and so the examples hypothesis draws."""
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid(entropy_srcs=[name, "sop"])
+    ds.SeriesInstanceUID = pydicom.uid.generate_uid(entropy_srcs=[name, "series"])
+    return ds
+
+
 def _encoded(ds: Dataset) -> bytes:
     buffer = io.BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
@@ -79,7 +86,7 @@ def _encoded(ds: Dataset) -> bytes:
 
 
 def _small_native(syntax: str) -> bytes:
-    ds = hostile.demo_dataset(20)
+    ds = _fixed_uids(hostile.demo_dataset(20), syntax)
     ds.decompress(decoding_plugin="pylibjpeg")
     ds.PixelData = np.ascontiguousarray(ds.pixel_array[200:264, 200:264]).tobytes()
     ds.Rows = ds.Columns = 64
@@ -103,11 +110,15 @@ def _elements(data: bytes) -> tuple[Element, ...]:
     return tuple(found)
 
 
+def _rle_base() -> bytes:
+    return _encoded(_fixed_uids(hostile.demo_dataset(20), "rle"))
+
+
 @cache
 def bases() -> tuple[Base, ...]:
     made = []
     for name, data in (
-        ("rle", _encoded(hostile.demo_dataset(20))),
+        ("rle", _rle_base()),
         ("explicit", _small_native(ExplicitVRLittleEndian)),
         ("implicit", _small_native(ImplicitVRLittleEndian)),
     ):
@@ -246,12 +257,24 @@ def _pixel_offset_disagreement(header: RawHeader, data: bytes) -> list[str]:
             raw = pydicom.dcmread(io.BytesIO(data)).get_item(0x7FE00010)
     except Exception:  # e.g. cut inside the pixel data: pydicom has no offset to compare with
         return []
+    if raw is None and _pydicom_derailed(data):
+        return []  # pydicom lost its way in corrupt bytes; the loader names such a file (test below)
     theirs = -1 if raw is None else int(raw.value_tell)  # type: ignore[union-attr]
     return [] if header.pixel_offset == theirs else [f"pixel offset: lean {header.pixel_offset}, pydicom {theirs}"]
 
 
 def _declared_bytes(rows: int, columns: int, frames: int, samples: int, bits: int) -> int:
     return rows * columns * max(frames, 1) * max(samples, 1) * bits // 8
+
+
+def _pydicom_derailed(data: bytes) -> bool:
+    """Whether pydicom's last element claims more bytes than the file has (a corrupt length; undefined is fine)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(io.BytesIO(data), defer_size=None)
+    raws = [ds.get_item(tag) for tag in ds.keys()]  # noqa: SIM118 - keys, not elements
+    last = next((r for r in reversed(raws) if isinstance(r, pydicom.dataelem.RawDataElement)), None)
+    return last is not None and last.length != 0xFFFFFFFF and last.value_tell + last.length > len(data)
 
 
 def _check_indexed(folder: Path, size: int) -> None:
@@ -353,3 +376,57 @@ def test_odd_length_us_value_in_a_fallback_file_is_a_problem(tmp_path: Path) -> 
     with SeriesIndex(tmp_path / "index.sqlite") as index:
         [problem] = scan(folder, index).problems
     assert problem.reason.startswith("broken DICOM header (SamplesPerPixel: Expected total bytes")
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_a_byte_spliced_before_skipped_elements_is_named_when_the_pixels_are_loaded(tmp_path: Path) -> None:
+    """A case the property found: one byte spliced into the length of the first element after Rescale Slope.
+
+    The lean reader jumps from that element to the (proven, encapsulated) Pixel Data; pydicom reads
+    the shifted bytes as an element longer than the file and stops with no Pixel Data. Loading names
+    the file.
+    """
+    base = bases()[0]
+    after = next(e for e in base.elements if e.tag > 0x00281053)
+    data = base.data[: after.length_at] + b"\0" + base.data[after.length_at :]
+    assert _pydicom_derailed(data) and not _pydicom_derailed(base.data)
+    header = read_header_bytes(data)
+    assert header.pixel_offset > 0 and _agrees_with_pydicom(header, data) == []
+    folder = tmp_path / "study"
+    folder.mkdir()
+    (folder / "spliced.dcm").write_bytes(data)
+    with SeriesIndex(tmp_path / "index.sqlite") as index:
+        scan(folder, index)
+        [series] = index.series()
+        with pytest.raises(DicomReadError, match=r"spliced\.dcm: broken pixel data"):
+            load_series(index, series.series_instance_uid, threads=1)
+
+
+def test_an_escape_sequence_in_a_file_meta_uid_is_kept_as_pydicom_keeps_it() -> None:
+    """A case the property found: no character set applies to UIDs, so ESC ( B is part of the value."""
+    base = bases()[0]
+    [element] = [e for e in base.elements if e.tag == 0x00020002]
+    data = _overwrite_value(base.data, element, b"\x1b(B")
+    header = read_header_bytes(data)
+    assert header.values["MediaStorageSOPClassUID"] == "\x1b(B"
+    assert _agrees_with_pydicom(header, data) == []
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_a_length_that_realigns_on_a_private_tag_does_not_lose_the_rescale(tmp_path: Path) -> None:
+    """A case the property found: Bits Allocated's length set to 24 in an implicit VR file.
+
+    The shifted bytes read as a private element (0103,0002) followed by (0028,0303): the lean reader
+    used to jump from there to Pixel Data and index the slice without its Rescale Intercept (HU off
+    by 1024, silently). It now sees the tags fall back and hands the file to pydicom.
+    """
+    implicit = next(b for b in bases() if b.name == "implicit")
+    [element] = [e for e in implicit.elements if e.tag == 0x00280100]
+    folder = tmp_path / "study"
+    folder.mkdir()
+    (folder / "shifted.dcm").write_bytes(_set_length(implicit.data, element, 0x18))
+    with SeriesIndex(tmp_path / "index.sqlite") as index:
+        assert scan(folder, index).problems == ()
+        [series] = index.series()
+        [record] = index.instances(series.series_instance_uid)
+    assert record.rescale_intercept == -1024.0

@@ -1,4 +1,4 @@
-"""Thick slices by averaging: values, geometry and label masks."""
+"""Resampling: thick slices averaged, finer slices interpolated, coarser pixels as area means; masks follow."""
 
 from __future__ import annotations
 

@@ -247,10 +247,11 @@ class _Walker:
     def walk(self, pos: int) -> None:
         """Walk the top-level data set until Pixel Data or end of file."""
         while True:
-            try:
-                self.buf.ensure(pos + 8)
-            except HeaderParseError:
-                return  # clean end of a file without pixel data
+            if pos + 8 > len(self.buf.data):  # checked here, not by a call per element: the walk is the hot path
+                try:
+                    self.buf.ensure(pos + 8)
+                except HeaderParseError:
+                    return  # clean end of a file without pixel data
             tag, vr, length, value_pos = self._element_header(pos)
             if tag in PIXEL_DATA_TAGS:
                 self._found_pixels(tag, value_pos, -1 if length == _UNDEFINED else length)
@@ -371,7 +372,8 @@ class _Walker:
             return self._skip_sequence(tag, length, pos)
         if pos + length > self.buf.file_size:  # a declared length past the end: refuse before reading
             raise HeaderParseError("file ends inside the header")
-        self.buf.ensure(pos + length)
+        if pos + length > len(self.buf.data):
+            self.buf.ensure(pos + length)
         if top_level and (tag in WANTED_TAGS or tag == CHARSET_TAG):
             raw = self.buf.data[pos : pos + length]
             if tag in _US_TAGS and length >= 2:

@@ -75,7 +75,7 @@ def _fold_samples(work: Path, held: str) -> list[Sample]:
     with SeriesIndex(fold / "index.sqlite") as index:
         found = discover_cases(
             [lopo.patient_folder(held)], index,
-            annotations=real_data.CORPUS / "lung_pet_ct_dx" / "annotations" / "A0001", thicknesses=lopo.THICK_MM,
+            annotations=real_data.CORPUS / "lung_pet_ct_dx" / "annotations" / "A0001", variants=lopo.LOPO_PLAN,
         )  # fmt: skip
     samples = [s for case in found.cases for s in _case_samples(case, registry, f"lopo-{held.lower()}", held)]
     path.write_text(json.dumps([s.__dict__ for s in samples], indent=1))

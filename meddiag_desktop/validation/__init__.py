@@ -2,7 +2,7 @@
 
 Qt-free; imports ``core``, ``io`` and ``inference``. The public API::
 
-    discovery = discover_cases(paths, index, annotations=..., manifest=..., thicknesses=(8.0,))
+    discovery = discover_cases(paths, index, annotations=..., manifest=..., variants=VariantPlan(thicknesses=(8.0,)))
     analyser = RegistryAnalyser(ModelRegistry(builtin_dir, user_dir), "lung-nodule-seg")
     report = validate_cases(discovery.cases, analyser, out_dir, progress=..., cancel=...)
     subgroups = subgroup_report(report, headers_from_index(index, report))  # fairness figures

@@ -235,15 +235,13 @@ def discover_cases(
     *,
     annotations: Path | None = None,
     manifest: Path | None = None,
-    thicknesses: Sequence[float] = (),
     variants: VariantPlan | None = None,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
 ) -> Discovery:
     """Scan ``paths`` into ``index`` and return every CT series that has a reference.
 
-    Each case also comes in the sampling variants of ``variants`` (``thicknesses`` is short for
-    a plan of averaged thicknesses only).
+    Each case also comes in the sampling variants of ``variants``.
 
     Raises
     ------
@@ -263,7 +261,7 @@ def discover_cases(
     finder.segs(series)
     finder.boxes(roots + ([annotations.resolve()] if annotations else []))
     finder.manifest(entries)
-    return _cases(index, finder, variants or VariantPlan(thicknesses=tuple(thicknesses)))
+    return _cases(index, finder, variants or VariantPlan())
 
 
 def _cases(index: SeriesIndex, finder: _Finder, plan: VariantPlan) -> Discovery:

@@ -17,7 +17,7 @@ from pydicom.uid import generate_uid
 from meddiag_desktop.errors import LabelReadError
 from meddiag_desktop.io.index import SeriesIndex
 from meddiag_desktop.validation.case_manifest import read_manifest
-from meddiag_desktop.validation.cases import SourceKind, discover_cases
+from meddiag_desktop.validation.cases import SourceKind, VariantPlan, discover_cases
 from tests.validation.helpers import (
     chest_hu,
     ct_datasets,
@@ -31,7 +31,7 @@ from tests.validation.helpers import (
 def test_real_corpus_cases_and_their_sources(corpus: Path, tmp_path: Path) -> None:
     with SeriesIndex(tmp_path / "index.sqlite") as index:
         found = discover_cases(
-            [corpus / "nsclc_radiomics", corpus / "lung_pet_ct_dx"], index, thicknesses=(8.0,)
+            [corpus / "nsclc_radiomics", corpus / "lung_pet_ct_dx"], index, variants=VariantPlan(thicknesses=(8.0,))
         )  # fmt: skip
     as_acquired = [c for c in found.cases if c.thickness_mm is None]
     assert [c.folder for c in as_acquired] == [

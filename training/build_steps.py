@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from training import build_record, cls_real, lopo, manifests, real_data, seg25d
+from training import build_record, cls_real, fold_record, lopo, manifests, real_data, seg25d
 from training.export25d import export_segmenter
 from training.net25d import Ensemble, UNet2D
 
@@ -119,11 +119,15 @@ def stage_lopo(work: Path, cfg: dict[str, Any]) -> None:
         install_segmenter(model, folder, model_id, sample, f"# {model_id}\nLeave-one-patient-out fold model.\n")
 
     only = tuple(cfg.get("lopo_folds") or real_data.PATIENTS)
-    lopo.run_folds(work, train_fold, install, lambda: new_segmenter(cfg), only)
+    lopo.run_folds(work, cfg, train_fold, install, lambda: new_segmenter(cfg), only)
 
 
 def stage_score(work: Path, cfg: dict[str, Any]) -> None:
-    """Fit the candidate score leave-one-patient-out, re-validate each fold with its own score."""
+    """Fit the candidate score leave-one-patient-out; each fold's findings with its own score, validated again.
+
+    The score is applied to the recorded findings (``fold_record.rescore_cases``), so no fold
+    model is needed: the folds may have been trained in earlier sessions.
+    """
     from training import candidate_score
 
     finished = tuple(lopo.gather_summary(work))
@@ -138,11 +142,11 @@ def stage_score(work: Path, cfg: dict[str, Any]) -> None:
     summary = {}
     for held, score in folds.items():
         fold = work / "lopo" / held
-        model_id = f"lopo-{held.lower()}"
-        write_fold_manifest(fold / "models" / model_id, postprocess_with(score), f"# {model_id}\nFold model.\n")
-        report = lopo.validate_model(
-            (held,), fold / "models", model_id, fold / "validation_scored", fold / "index.sqlite"
+        out = fold / "validation_scored"
+        scored = fold_record.rescore_cases(
+            fold / "validation" / fold_record.CASES, out / fold_record.CASES, fold_record.fold_model(fold), score
         )
+        report = lopo.validate_with((held,), fold_record.RecordedAnalyser(scored), out, fold / "index.sqlite")
         summary[held] = [c.to_dict() for c in report.cases]
     (work / "lopo_summary_scored.json").write_text(json.dumps(summary, indent=2))
 

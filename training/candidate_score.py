@@ -2,12 +2,14 @@
 from real negatives, checked leave-one-patient-out.
 
 Every candidate comes from a fold model that never saw its patient (``lopo`` stage), run on
-that patient natively and with ~8 mm slices: real hilar vessels, aorta, oesophagus, heart
-border and chest-wall candidates are the negatives, the candidates on the reference tumours
-the positives. A small L2-regularised logistic regression over the candidate features of
-``meddiag_desktop.inference.candidates`` (standardised, then folded back into raw weights for
-the manifest) scores them. For the figures of patient P the weights are fitted on the other
-three patients' candidates only; the shipped weights are fitted on all four.
+that patient natively and with ~8 mm slices; its features are read from the fold's validation
+cache, so folds recorded in earlier sessions serve as well (``training.fold_record``). Real
+hilar vessels, aorta, oesophagus, heart border and chest-wall candidates are the negatives,
+the candidates on the reference tumours the positives. A small L2-regularised logistic
+regression over the candidate features of ``meddiag_desktop.inference.candidates``
+(standardised, then folded back into raw weights for the manifest) scores them. For the
+figures of patient P the weights are fitted on the other three patients' candidates only; the
+shipped weights are fitted on all four.
 """
 
 from __future__ import annotations
@@ -19,16 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from meddiag_desktop.inference.analyze import analyze_volume
 from meddiag_desktop.inference.manifest import CANDIDATE_FEATURES
-from meddiag_desktop.inference.registry import ModelRegistry
-from meddiag_desktop.io.index import SeriesIndex
-from meddiag_desktop.validation.case_labels import case_lesions
-from meddiag_desktop.validation.cases import discover_cases
-from meddiag_desktop.validation.metrics import match_case
-from meddiag_desktop.validation.runner import load_case_volume
-from meddiag_desktop.validation.variants import variant_of
-from training import lopo, real_data
+from meddiag_desktop.validation.cache import cache_key, load_outcome
+from training import fold_record
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -67,36 +62,24 @@ def collect(work: Path, patients: tuple[str, ...]) -> list[Sample]:
 
 
 def _fold_samples(work: Path, held: str) -> list[Sample]:
-    path = work / "lopo" / held / "candidates.json"
-    if path.exists():
-        return [Sample(**s) for s in json.loads(path.read_text())]
+    """The findings of the fold's validation (``summary.json``) with their recorded candidate features."""
     fold = work / "lopo" / held
-    registry = ModelRegistry(real_data.REPO / "models", fold / "models")
-    with SeriesIndex(fold / "index.sqlite") as index:
-        found = discover_cases(
-            [lopo.patient_folder(held)], index,
-            annotations=real_data.CORPUS / "lung_pet_ct_dx" / "annotations" / "A0001", variants=lopo.LOPO_PLAN,
-        )  # fmt: skip
-    samples = [s for case in found.cases for s in _case_samples(case, registry, f"lopo-{held.lower()}", held)]
-    path.write_text(json.dumps([s.__dict__ for s in samples], indent=1))
+    model = fold_record.fold_model(fold)
+    cases = fold / "validation" / fold_record.CASES
+    samples = []
+    for case in json.loads((fold / "summary.json").read_text()):
+        if case["status"] != "analysed":
+            continue
+        uid, variant = case["series_instance_uid"], case["variant"]
+        key = cache_key(uid, variant, model.sha256, model.settings_sha256, case["pixel_sha256"])
+        outcome = load_outcome(cases, key)
+        if outcome is None:
+            raise RuntimeError(f"fold {held}: the validation cache has no {variant} case")
+        samples += [
+            Sample(held, variant, outcome.features[f["id"]], f["status"] == "hit", f["status"] == "false")
+            for f in case["findings"]
+        ]
     return samples
-
-
-def _case_samples(case: Any, registry: ModelRegistry, model_id: str, patient: str) -> list[Sample]:
-    volume = load_case_volume(case)
-    lesions, _ = case_lesions(case.sources, volume)
-    variant = variant_of(case, volume, lesions)
-    if isinstance(variant, str):  # the variant is the scan as acquired
-        return []
-    volume, lesions = variant
-    result = analyze_volume(volume, registry, seg_model_id=model_id, cls_model_id=None, threads=2)
-    voxel_ml = abs(float(np.linalg.det(volume.affine[:3, :3]))) / 1000.0
-    kept = [label for label in lesions if label.mask.any()]
-    _, findings = match_case(kept, result.findings, volume.array, volume.spacing, voxel_ml)
-    return [
-        Sample(patient, case.variant, result.finding_features[f.id], f.status.value == "hit", f.status.value == "false")
-        for f in findings
-    ]
 
 
 def _matrix(samples: list[Sample], names: tuple[str, ...] = CANDIDATE_FEATURES) -> tuple[np.ndarray, np.ndarray]:

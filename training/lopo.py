@@ -22,7 +22,8 @@ from meddiag_desktop.io.index import SeriesIndex
 from meddiag_desktop.validation.cases import VariantPlan, discover_cases
 from meddiag_desktop.validation.output import write_report
 from meddiag_desktop.validation.runner import RegistryAnalyser, validate_cases
-from training import real_data
+from training import fold_record, real_data
+from training.package import _git_commit
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -58,48 +59,63 @@ def validate_with(
     return report
 
 
-def validate_model(
-    names: tuple[str, ...], models_dir: Path, model_id: str, out: Path, index_path: Path
-) -> ValidationReport:
-    """``validate`` with one installed model (built-in or in ``models_dir``) on the named patients."""
-    registry = ModelRegistry(real_data.REPO / "models", models_dir)
-    analyser = RegistryAnalyser(registry, model_id, threads=torch.get_num_threads())
-    return validate_with(names, analyser, out, index_path)
-
-
 def run_folds(
     work: Path,
+    cfg: dict[str, Any],
     train_fold: Callable[[tuple[str, ...], str], Module],
     install: Callable[[Module, Path, str], None],
     new_model: Callable[[], Module],
     only: tuple[str, ...] = real_data.PATIENTS,
 ) -> dict[str, Any]:
-    """Train (or reuse) each fold's model, install it, validate it on its held-out patient.
+    """Validate each fold on its held-out patient: from the fold record when this configuration
+    has one (``training.fold_record``), else by training, installing and running its model, then
+    recording it.
 
-    ``only`` restricts the run to some folds, so that folds can run in separate processes; each
-    fold keeps its own index and summary, and ``lopo_summary.json`` gathers the finished ones.
+    ``only`` restricts the run to some folds, so that folds can run in separate processes or
+    sessions; each fold keeps its own index and summary, and ``lopo_summary.json`` gathers the
+    finished ones.
     """
     for held in only:
         fold = work / "lopo" / held
         fold.mkdir(parents=True, exist_ok=True)
-        weights = fold / "seg.pt"
-        model_id = f"lopo-{held.lower()}"
-        if not weights.exists():
-            t0 = time.time()
-            model = train_fold(tuple(p for p in real_data.PATIENTS if p != held), held)
-            torch.save(model.state_dict(), weights)
-            (fold / "train_seconds.txt").write_text(f"{time.time() - t0:.0f}\n")
-        if not (fold / "models" / model_id / "manifest.json").exists():
-            model = new_model()
-            model.load_state_dict(torch.load(weights, weights_only=True))
-            install(model.eval(), fold / "models", model_id)
-        t0 = time.time()
-        report = validate_model((held,), fold / "models", model_id, fold / "validation", fold / "index.sqlite")
-        (fold / "validate_seconds.txt").write_text(f"{time.time() - t0:.0f}\n")
+        recorded = fold_record.restore(fold, cfg)
+        if recorded is not None:
+            analyser = fold_record.RecordedAnalyser(recorded)
+            report = validate_with((held,), analyser, fold / "validation", fold / "index.sqlite")
+        else:
+            report = _train_and_validate(fold, cfg, train_fold, install, new_model)
+            fold_record.save(fold, cfg)
         cases = [c.to_dict() for c in report.cases]
         (fold / "summary.json").write_text(json.dumps(cases, indent=2))
         log.info("fold %s: %s", held, json.dumps(cases)[:400])
     return gather_summary(work)
+
+
+def _train_and_validate(
+    fold: Path,
+    cfg: dict[str, Any],
+    train_fold: Callable[[tuple[str, ...], str], Module],
+    install: Callable[[Module, Path, str], None],
+    new_model: Callable[[], Module],
+) -> ValidationReport:
+    held, weights, model_id = fold.name, fold / "seg.pt", f"lopo-{fold.name.lower()}"
+    if not weights.exists():
+        t0 = time.time()
+        model = train_fold(tuple(p for p in real_data.PATIENTS if p != held), held)
+        torch.save(model.state_dict(), weights)
+        (fold / "train_seconds.txt").write_text(f"{time.time() - t0:.0f}\n")
+    if not (fold / "models" / model_id / "manifest.json").exists():
+        model = new_model()
+        model.load_state_dict(torch.load(weights, weights_only=True))
+        install(model.eval(), fold / "models", model_id)
+    t0 = time.time()
+    registry = ModelRegistry(real_data.REPO / "models", fold / "models")
+    analyser = RegistryAnalyser(registry, model_id, threads=torch.get_num_threads())
+    report = validate_with((held,), analyser, fold / "validation", fold / "index.sqlite")
+    (fold / "validate_seconds.txt").write_text(f"{time.time() - t0:.0f}\n")
+    seconds = {step: float((fold / f"{step}_seconds.txt").read_text()) for step in ("train", "validate")}
+    fold_record.write_fold(fold, analyser.model, seconds, cfg, _git_commit())
+    return report
 
 
 def gather_summary(work: Path) -> dict[str, Any]:

@@ -54,7 +54,7 @@ def _git_commit() -> str:
     if out.returncode != 0 or not commit:
         return "uncommitted"
     status = subprocess.run(
-        ["git", "status", "--porcelain", "--", "training"],
+        ["git", "status", "--porcelain", "--", "training", ":!training/folds"],  # fold records are data
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -22,6 +22,8 @@ from meddiag_desktop.inference.findings import labelled_components, measure
 from meddiag_desktop.inference.resample import Grid, from_grid
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from numpy.typing import NDArray
 
     from meddiag_desktop.core.finding import Finding
@@ -76,8 +78,12 @@ def candidate_score(candidate: Candidate, post: PostprocessSpec | None) -> float
     """Logistic score from the manifest's weights over :meth:`Candidate.features`; else mean probability."""
     if post is None or not post.score_weights:
         return candidate.mean_prob
-    features = candidate.features()
-    z = post.score_bias + sum(w * features[name] for name, w in post.score_weights.items())
+    return logistic_score(candidate.features(), post.score_weights, post.score_bias)
+
+
+def logistic_score(features: Mapping[str, float], weights: Mapping[str, float], bias: float) -> float:
+    """``sigmoid(bias + sum(weight * feature))`` over the named features."""
+    z = bias + sum(w * features[name] for name, w in weights.items())
     return float(1.0 / (1.0 + np.exp(-z)))
 
 

@@ -3,8 +3,10 @@
 One JSON file per case in ``<out>/cases/``, named by a sha256 over the series UID, the slice-
 thickness variant, the model's sha256 (and its manifest's), and the sha256 of the input pixels
 (``inference.preprocess.pixel_sha256``). It holds the model's findings with their masks (bit-
-packed, zlib, base64), not the metrics: matching rules and the FROC score are re-applied on
-every run, so changing them never needs a re-analysis.
+packed, zlib, base64) and candidate features, not the metrics: matching rules and the FROC
+score are re-applied on every run, so changing them never needs a re-analysis. The file also
+records what its name was computed from, so a new candidate score can be applied to a kept
+folder of outcomes without the scans (``training.fold_record``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CACHE_VERSION = 2  # 2: scores per finding
+CACHE_VERSION = 3  # 2: scores per finding; 3: candidate features per finding
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,11 +41,23 @@ class AnalysisOutcome:
     seconds: float = 0.0
     scores: dict[str, float] = field(default_factory=dict)
     """The model's own score per finding id (its candidate score), when it gives one."""
+    features: dict[str, dict[str, float]] = field(default_factory=dict)
+    """The candidate features per finding id (``inference.candidates.Candidate.features``)."""
 
 
 def cache_key(series_uid: str, variant: str, model_sha256: str, settings_sha256: str, pixel_sha256: str) -> str:
     """The hex sha256 naming one case's cache file."""
-    text = "\n".join([str(CACHE_VERSION), series_uid, variant, model_sha256, settings_sha256, pixel_sha256])
+    return digest_key(series_digest(series_uid), variant, model_sha256, settings_sha256, pixel_sha256)
+
+
+def series_digest(series_uid: str) -> str:
+    """The sha256 of a series UID: the cache file records this, never the UID itself."""
+    return hashlib.sha256(series_uid.encode()).hexdigest()
+
+
+def digest_key(series_sha256: str, variant: str, model_sha256: str, settings_sha256: str, pixel_sha256: str) -> str:
+    """:func:`cache_key` from the digest of the series UID, as a cache file records it."""
+    text = "\n".join([str(CACHE_VERSION), series_sha256, variant, model_sha256, settings_sha256, pixel_sha256])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -87,22 +101,37 @@ def load_outcome(folder: Path, key: str) -> AnalysisOutcome | None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        findings = tuple(finding_from_json(f) for f in data["findings"])
-        scores = {str(k): float(v) for k, v in data.get("scores", {}).items()}
-        return AnalysisOutcome(findings, tuple(data["warnings"]), str(data["refused"]), float(data["seconds"]), scores)
+        return outcome_from_json(data)
     except (OSError, ValueError, KeyError, TypeError, zlib.error) as exc:
         logger.warning("cached case %s unreadable, analysing again: %s", key[:12], exc)
         return None
 
 
+def outcome_from_json(data: dict[str, Any]) -> AnalysisOutcome:
+    """The outcome held in a cache file's JSON (raises KeyError, ValueError or TypeError if malformed)."""
+    findings = tuple(finding_from_json(f) for f in data["findings"])
+    scores = {str(k): float(v) for k, v in data.get("scores", {}).items()}
+    features = {
+        str(fid): {str(k): float(v) for k, v in values.items()} for fid, values in data.get("features", {}).items()
+    }
+    return AnalysisOutcome(
+        findings, tuple(data["warnings"]), str(data["refused"]), float(data["seconds"]), scores, features
+    )
+
+
+def outcome_to_json(outcome: AnalysisOutcome, about: dict[str, Any]) -> dict[str, Any]:
+    """A cache file's JSON: ``about`` (what the case and key were) plus the outcome."""
+    return {
+        "cache_version": CACHE_VERSION, **about, "findings": [finding_to_json(f) for f in outcome.findings],
+        "warnings": list(outcome.warnings), "refused": outcome.refused, "seconds": outcome.seconds,
+        "scores": outcome.scores, "features": outcome.features,
+    }  # fmt: skip
+
+
 def save_outcome(folder: Path, key: str, outcome: AnalysisOutcome, about: dict[str, Any]) -> Path:
     """Write one case's outcome atomically (a cancelled run never leaves half a file)."""
     folder.mkdir(parents=True, exist_ok=True)
-    data = {
-        "cache_version": CACHE_VERSION, **about, "findings": [finding_to_json(f) for f in outcome.findings],
-        "warnings": list(outcome.warnings), "refused": outcome.refused, "seconds": outcome.seconds,
-        "scores": outcome.scores,
-    }  # fmt: skip
+    data = outcome_to_json(outcome, about)
     path = folder / f"{key}.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data), encoding="utf-8")

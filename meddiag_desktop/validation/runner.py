@@ -27,7 +27,7 @@ from meddiag_desktop.inference.preprocess import pixel_sha256
 from meddiag_desktop.inference.registry import ModelRegistry, sha256_file
 from meddiag_desktop.io.index import SeriesIndex
 from meddiag_desktop.io.series_loader import load_series
-from meddiag_desktop.validation.cache import AnalysisOutcome, cache_key, load_outcome, save_outcome
+from meddiag_desktop.validation.cache import AnalysisOutcome, cache_key, load_outcome, save_outcome, series_digest
 from meddiag_desktop.validation.case_labels import case_lesions
 from meddiag_desktop.validation.metrics import match_case, thickness_band
 from meddiag_desktop.validation.results import CaseResult, CaseStatus, ModelInfo, ValidationReport
@@ -86,8 +86,10 @@ class RegistryAnalyser:
             volume, self.registry, seg_model_id=self.model_id, cls_model_id=None, threads=self.threads,
             progress=progress, cancel=cancel,
         )  # fmt: skip
-        scores = {fid: features["score"] for fid, features in result.finding_features.items() if "score" in features}
-        return AnalysisOutcome(result.findings, result.warnings, "", time.perf_counter() - started, scores)
+        features = result.finding_features
+        scores = {fid: values["score"] for fid, values in features.items() if "score" in values}
+        seconds = time.perf_counter() - started
+        return AnalysisOutcome(result.findings, result.warnings, "", seconds, scores, dict(features))
 
     def __getstate__(self) -> dict[str, Any]:
         dirs = (self.registry.builtin_dir, self.registry.user_dir)
@@ -133,7 +135,11 @@ def _outcome(
     except InferenceError as exc:
         outcome = AnalysisOutcome((), (), str(exc))
     if cache_dir is not None:
-        about = {"folder": case.folder, "variant": case.variant, "model": model.id, "model_version": model.version}
+        about = {
+            "folder": case.folder, "variant": case.variant, "model": model.id, "model_version": model.version,
+            "series_sha256": series_digest(case.series_instance_uid), "model_sha256": model.sha256,
+            "settings_sha256": model.settings_sha256, "pixel_sha256": pixels,
+        }  # fmt: skip
         save_outcome(cache_dir, key, outcome, about)
     return outcome, False, pixels
 

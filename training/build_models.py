@@ -7,7 +7,11 @@ Stages (each caches its results in the work folder, so a later stage can be re-r
 - ``cache``: the four real chest CTs and their references on the model grid (native, 6, 9 mm);
 - ``lopo``: leave-one-patient-out: for each patient a segmenter trained on the other three,
   exported, installed as a user model and validated on the held-out patient (native and 8 mm)
-  with ``meddiag_desktop.validation``, as ``meddiag-desktop validate`` would;
+  with ``meddiag_desktop.validation``, as ``meddiag-desktop validate`` would; each finished fold
+  is recorded in ``training/folds/`` and reused by later runs of the same configuration
+  (``training.fold_record``), so the folds of one build may be trained in separate sessions;
+- ``score``: the candidate score, fitted leave-one-patient-out on the recorded fold findings and
+  applied to them (no fold model needed);
 - ``train``: the shipped segmenter, trained on all four patients;
 - ``classifier``: the density classifier, checked leave-one-patient-out on the real tumours,
   then trained on all;
@@ -32,6 +36,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
@@ -54,6 +59,23 @@ CONFIG = {
     "cls_real_crops_per_tumour": 40,
     "cls_epochs": 12,
 }
+# Recipe changes under trial, off unless set with --set; an entry is added to the configuration
+# only when set, so the folds recorded for the configuration above keep their key.
+EXPERIMENTS = {
+    "seg_paste_real": 0.0,  # share of training slices with a real tumour pasted on the lung border
+}
+
+
+def overridden(config: dict[str, Any], settings: list[str]) -> dict[str, Any]:
+    """``config`` with each ``KEY=JSON`` of ``settings`` applied; an unknown key is an error."""
+    out = dict(config)
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or (key not in config and key not in EXPERIMENTS):
+            known = ", ".join(sorted({*config, *EXPERIMENTS}))
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY one of {known}")
+        out[key] = json.loads(value)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,7 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/meddiag_training_work"))
     parser.add_argument("--stages", default=",".join(build_steps.STAGES))
     parser.add_argument("--folds", default="", help="lopo stage: only these held-out patients (comma-separated)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=JSON", help="change a configuration entry (a recipe trial)"
+    )
     args = parser.parse_args(argv)
+    try:
+        config = overridden(CONFIG, args.set)
+    except ValueError as exc:
+        parser.error(str(exc))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
@@ -71,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     args.work_dir.mkdir(parents=True, exist_ok=True)
     if not real_data.CORPUS.is_dir():
         parser.error(f"the real corpus is needed at {real_data.CORPUS}")
-    (args.work_dir / "config.json").write_text(json.dumps(CONFIG, indent=2))
+    (args.work_dir / "config.json").write_text(json.dumps(config, indent=2))
     t0 = time.time()
-    cfg = {**CONFIG, "lopo_folds": [f for f in args.folds.split(",") if f]}
+    cfg = {**config, "lopo_folds": [f for f in args.folds.split(",") if f]}
     for name in args.stages.split(","):
         log.info("stage %s", name)
         started = time.time()

@@ -126,7 +126,7 @@ def _grid(coords: tuple[np.ndarray, ...], sl: tuple[slice, ...], z_offsets: np.n
     return np.stack([zz, yy, xx], -1)
 
 
-def _lung_near(lung: np.ndarray, spacing_yx: tuple[float, float]) -> np.ndarray:
+def lung_near(lung: np.ndarray, spacing_yx: tuple[float, float]) -> np.ndarray:
     img = sitk.GetImageFromArray(lung.astype(np.uint8))
     r = [max(1, round(2.0 / spacing_yx[1])), max(1, round(2.0 / spacing_yx[0])), 0]
     return sitk.GetArrayFromImage(sitk.BinaryDilate(img, r)) > 0
@@ -164,7 +164,7 @@ def insert(
     if noise_sd > 0:
         new = new + a * rng.standard_normal(a.shape) * noise_sd
     hu[sl] = new.astype(hu.dtype)
-    near = _lung_near(lung[sl], (float(coords[1][1] - coords[1][0]), float(coords[2][1] - coords[2][0])))
+    near = lung_near(lung[sl], (float(coords[1][1] - coords[1][0]), float(coords[2][1] - coords[2][0])))
     label[sl] |= (body >= 0.5) & near
 
 

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from scipy import ndimage
 
-from training import lesions
+from training import lesions, real_paste
 from training.net25d import CLIP_HU, OFFSETS, UNet2D
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ class SamplerConfig:
     p_sharpen: float = 0.15
     max_noise_hu: float = 30.0
     p_zoom: float = 0.3
+    p_paste: float = 0.0  # a real tumour of another training scan pasted on the lung border (training.real_paste)
 
 
 def normalise(hu: np.ndarray) -> np.ndarray:
@@ -63,6 +64,7 @@ class Sampler:
         self.rng = rng
         self.patients = sorted({c.name for c in cases})
         self._points = {id(c): self._candidate_points(c) for c in cases}
+        self.crops = real_paste.tumour_crops(cases) if cfg.p_paste > 0 else []
 
     @staticmethod
     def _candidate_points(case: GridCase) -> dict[str, np.ndarray]:
@@ -134,6 +136,11 @@ class Sampler:
             )
             chunk["lesion"] |= label
 
+    def _paste(self, chunk: dict[str, np.ndarray], case: GridCase) -> None:
+        others = [c for c in self.crops if c.source != case.name] or self.crops
+        crop = others[int(self.rng.integers(len(others)))]
+        real_paste.paste(chunk["hu"], chunk["lung"], chunk["lesion"], case.spacing, crop, self.rng)
+
     def _scanner(self, hu: np.ndarray, half_z: int) -> np.ndarray:
         cfg, rng = self.cfg, self.rng
         if rng.uniform() < cfg.p_thick:
@@ -156,6 +163,8 @@ class Sampler:
         half_xy = int(np.ceil(cfg.patch / 2 / zoom)) + 2
         half_z = REACH + 2
         chunk = self._chunk(case, centre, half_z, half_xy)
+        if self.crops and case.variant == "native" and rng.uniform() < cfg.p_paste:
+            self._paste(chunk, case)
         if rng.uniform() < cfg.p_insert:
             self._insert(chunk, case.spacing, half_z)
         hu = self._scanner(chunk["hu"], half_z)

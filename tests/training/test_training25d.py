@@ -130,3 +130,17 @@ def _features(rng: np.random.Generator, max_prob: float, elongation: float, volu
         log_volume_ml=volume + float(rng.normal(0, 0.5)),
     )
     return values
+
+
+def test_a_recipe_trial_is_set_by_name_and_leaves_the_recorded_folds_key_alone() -> None:
+    from training import build_models, fold_record
+
+    assert build_models.overridden(build_models.CONFIG, []) == build_models.CONFIG
+    trial = build_models.overridden(build_models.CONFIG, ["seg_paste_real=0.3", "seg_steps=900"])
+    assert trial["seg_paste_real"] == 0.3 and trial["seg_steps"] == 900
+    assert "seg_paste_real" not in build_models.CONFIG  # the shipped recipe's folds keep their key
+    assert fold_record.config_key(trial) != fold_record.config_key(build_models.CONFIG)
+    with pytest.raises(ValueError, match="seg_paste_real"):
+        build_models.overridden(build_models.CONFIG, ["seg_pastereal=0.3"])
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        build_models.overridden(build_models.CONFIG, ["seg_paste_real"])

@@ -100,10 +100,11 @@ def _train_and_validate(
 ) -> ValidationReport:
     held, weights, model_id = fold.name, fold / "seg.pt", f"lopo-{fold.name.lower()}"
     if not weights.exists():
-        t0 = time.time()
+        t0, commit = time.time(), _git_commit()  # the code that trains it, read before it can change
         model = train_fold(tuple(p for p in real_data.PATIENTS if p != held), held)
         torch.save(model.state_dict(), weights)
         (fold / "train_seconds.txt").write_text(f"{time.time() - t0:.0f}\n")
+        (fold / "train_commit.txt").write_text(commit)
     if not (fold / "models" / model_id / "manifest.json").exists():
         model = new_model()
         model.load_state_dict(torch.load(weights, weights_only=True))
@@ -114,7 +115,9 @@ def _train_and_validate(
     report = validate_with((held,), analyser, fold / "validation", fold / "index.sqlite")
     (fold / "validate_seconds.txt").write_text(f"{time.time() - t0:.0f}\n")
     seconds = {step: float((fold / f"{step}_seconds.txt").read_text()) for step in ("train", "validate")}
-    fold_record.write_fold(fold, analyser.model, seconds, cfg, _git_commit())
+    trained = fold / "train_commit.txt"
+    commit = trained.read_text() if trained.exists() else "unknown (trained before commits were recorded)"
+    fold_record.write_fold(fold, analyser.model, seconds, cfg, commit)
     return report
 
 

@@ -84,8 +84,7 @@ def save(fold: Path, cfg: dict[str, Any], root: Path | None = None) -> Path:
     (target / CASES).mkdir(parents=True, exist_ok=True)
     copied = 0
     for path in sorted((fold / "validation" / CASES).glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if (data.get("model_sha256"), data.get("settings_sha256")) == (model.sha256, model.settings_sha256):
+        if _of_model(json.loads(path.read_text(encoding="utf-8")), model):
             shutil.copyfile(path, target / CASES / path.name)
             copied += 1
     if not copied:
@@ -119,9 +118,14 @@ class RecordedAnalyser:
 
     def analyse(self, volume: Volume, progress: ProgressFn, cancel: CancelToken | None) -> AnalysisOutcome:
         raise RuntimeError(
-            f"no recorded outcome of {self.model.id} for series {volume.series_instance_uid} on this grid: "
+            f"no recorded outcome of {self.model.id} for a {volume.shape[0]}-slice scan: "
             "the fold record is incomplete or the validation cases changed; delete the fold's record and retrain it"
         )
+
+
+def _of_model(data: dict[str, Any], model: ModelInfo) -> bool:
+    """Whether a cache file's JSON was written for ``model`` (a work folder may hold earlier models' cases)."""
+    return (data.get("model_sha256"), data.get("settings_sha256")) == (model.sha256, model.settings_sha256)
 
 
 def scored_model(model: ModelInfo, score: dict[str, Any]) -> ModelInfo:
@@ -164,7 +168,7 @@ def rescore_cases(source: Path, target: Path, model: ModelInfo, score: dict[str,
     scored = scored_model(model, score)
     for path in sorted(source.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
-        if (data.get("model_sha256"), data.get("settings_sha256")) != (model.sha256, model.settings_sha256):
+        if not _of_model(data, model):
             continue
         about = {k: v for k, v in data.items() if k not in OUTCOME_FIELDS}
         about["settings_sha256"] = scored.settings_sha256

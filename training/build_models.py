@@ -63,6 +63,7 @@ CONFIG = {
 # only when set, so the folds recorded for the configuration above keep their key.
 EXPERIMENTS = {
     "seg_paste_real": 0.0,  # share of training slices with a real tumour pasted on the lung border
+    "coarse_zoom": None,  # inference.coarse_pass: a second pass on the scan shrunk by this factor
 }
 
 

@@ -32,6 +32,14 @@ POSTPROCESS = {
     # (leave-one-patient-out, the LUNG1-003 tumour's Dice went from 0.14 to 0.35 with it).
     "extent_threshold": 0.2,
 }
+
+
+def postprocess_for(cfg: dict[str, Any]) -> dict[str, Any]:
+    """POSTPROCESS, with the coarse pass for large masses when the recipe sets ``coarse_zoom``."""
+    zoom = cfg.get("coarse_zoom")
+    return dict(POSTPROCESS) if zoom is None else {**POSTPROCESS, "coarse_zoom": float(zoom)}
+
+
 THRESHOLD = 0.4  # on the mean of the ensemble: keeps what one member is sure of and the other half-sees
 
 
@@ -65,12 +73,14 @@ def _sample_hu(work: Path, cfg: dict[str, Any]) -> np.ndarray:
     return _cases(work, cfg, (real_data.NSCLC[0],))[0].hu
 
 
-def install_segmenter(model: Ensemble, folder: Path, model_id: str, sample_hu: np.ndarray, card: str) -> dict[str, Any]:
+def install_segmenter(
+    model: Ensemble, folder: Path, model_id: str, sample_hu: np.ndarray, card: str, postprocess: dict[str, Any]
+) -> dict[str, Any]:
     """Export ``model`` into ``folder/model_id`` with a manifest the app's registry accepts."""
     target = folder / model_id
     target.mkdir(parents=True, exist_ok=True)
     check = export_segmenter(model, target / "model.onnx", sample_hu)
-    write_fold_manifest(target, POSTPROCESS, card)
+    write_fold_manifest(target, postprocess, card)
     return check
 
 
@@ -82,10 +92,10 @@ def write_fold_manifest(target: Path, postprocess: dict[str, Any], card: str) ->
     write_folder(target, manifest, card)
 
 
-def postprocess_with(score: dict[str, Any]) -> dict[str, Any]:
-    """POSTPROCESS plus a candidate score (``weights``, ``bias``, ``min_score``)."""
+def postprocess_with(cfg: dict[str, Any], score: dict[str, Any]) -> dict[str, Any]:
+    """The recipe's post-processing plus a candidate score (``weights``, ``bias``, ``min_score``)."""
     return {
-        **POSTPROCESS,
+        **postprocess_for(cfg),
         "score_weights": score["weights"],
         "score_bias": score["bias"],
         "min_score": score["min_score"],
@@ -117,7 +127,8 @@ def stage_lopo(work: Path, cfg: dict[str, Any]) -> None:
         return _train_segmenter(work, cfg, names, cfg["seed"])
 
     def install(model: Ensemble, folder: Path, model_id: str) -> None:
-        install_segmenter(model, folder, model_id, sample, f"# {model_id}\nLeave-one-patient-out fold model.\n")
+        card = f"# {model_id}\nLeave-one-patient-out fold model.\n"
+        install_segmenter(model, folder, model_id, sample, card, postprocess_for(cfg))
 
     only = tuple(cfg.get("lopo_folds") or real_data.PATIENTS)
     lopo.run_folds(work, cfg, train_fold, install, lambda: new_segmenter(cfg), only)

@@ -181,7 +181,19 @@ def _extent_text(post: dict[str, Any], threshold: float) -> list[str]:
         f"A finding reaches as far as the probability stays above {extent} around its core above {threshold} "
         "(hysteresis): the core decides whether there is a finding, the lower threshold its outline. On the "
         "real tumours the fold models were sure of a part and half-sure of the rest, so the core alone "
-        "under-measured them."
+        "under-measured them.",
+        *_coarse_text(post, threshold),
+    ]
+
+
+def _coarse_text(post: dict[str, Any], threshold: float) -> list[str]:
+    zoom = post.get("coarse_zoom")
+    if zoom is None:
+        return []
+    return [
+        f"The scan is also segmented shrunk {zoom}x, so that a mass larger than the training lesions is seen "
+        f"at a familiar size; that pass can raise a voxel to just under {threshold}, widening a finding's "
+        "outline, but never starts a finding of its own."
     ]
 
 

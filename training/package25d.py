@@ -47,18 +47,18 @@ def _baseline_on_real(work: Path) -> list[dict[str, Any]]:
     return [c.to_dict() for c in report.cases]
 
 
-def _shipped_postprocess(work: Path) -> dict[str, Any]:
+def _shipped_postprocess(work: Path, cfg: dict[str, Any]) -> dict[str, Any]:
     path = work / "candidate_score.json"
     if not path.exists():
-        return dict(build_steps.POSTPROCESS)
-    return build_steps.postprocess_with(json.loads(path.read_text())["final"])
+        return build_steps.postprocess_for(cfg)
+    return build_steps.postprocess_with(cfg, json.loads(path.read_text())["final"])
 
 
 def _package(work: Path, cfg: dict[str, Any], metrics: dict[str, Any]) -> None:
     commit = {"git_commit": build_record.trained_commit(work), "packaged_commit": build_steps.git_commit()}
     seg_m = manifests.seg_manifest(
         manifests.SEG_ID, threshold=build_steps.THRESHOLD, slice_range_mm=manifests.SLICE_RANGE_MM,
-        metrics=metrics.get("seg", {}), postprocess=_shipped_postprocess(work),
+        metrics=metrics.get("seg", {}), postprocess=_shipped_postprocess(work, cfg),
         limitations=cards25d.seg_limitations(metrics), git_commit=commit,
     )  # fmt: skip
     cls_info = json.loads((work / "cls_info.json").read_text())

@@ -20,6 +20,7 @@ from meddiag_desktop.core.progress import CancelToken, ProgressFn, no_progress
 from meddiag_desktop.errors import InferenceError
 from meddiag_desktop.inference import classify, ood
 from meddiag_desktop.inference.candidates import GridMaps, grid_candidates, native_finding, native_probability
+from meddiag_desktop.inference.coarse_pass import with_coarse_pass
 from meddiag_desktop.inference.lung_mask import lung_region
 from meddiag_desktop.inference.lung_mask import lungs as lungs_of
 from meddiag_desktop.inference.lung_zones import LungZones
@@ -259,13 +260,16 @@ def analyze_volume(
     overridden = input_check is not None and input_check.override is not None
     warnings = [w.message for w in volume.warnings] + check_volume(volume, seg.manifest, overridden=overridden)
     progress(0, 1, "Preparing")
+    thr = seg.manifest.output.threshold if threshold is None else threshold
     prep = to_model_input(volume, seg.manifest)
     prob_grid = _segment(seg, prep, progress, cancel)
+    zoom = seg.manifest.postprocess.coarse_zoom if seg.manifest.postprocess else None
+    if zoom is not None:
+        with_coarse_pass(prep, prob_grid, zoom, thr, lambda p, report: _segment(seg, p, report, cancel), progress)
     grid_maps = _grid_maps(prep, prob_grid, seg.manifest)
     del prep, prob_grid  # the grid maps keep what the findings need; the body and slab masks go
     progress(0, 1, "Measuring findings")
     prob = native_probability(grid_maps.prob, grid_maps.grid, volume)
-    thr = seg.manifest.output.threshold if threshold is None else threshold
     found, features = _findings(volume, grid_maps, seg.manifest, thr, prob)
     del grid_maps
     maps: dict[str, classify.OcclusionMap] = {}

@@ -206,6 +206,10 @@ class PostprocessSpec:
     extent_threshold: float | None = None
     """A finding's extent: the voxels above this connected to a core above the operating
     threshold (hysteresis); ``None``: the core alone."""
+    coarse_zoom: float | None = None
+    """Also segment the scan shrunk by this factor (see ``inference.coarse_pass``): a mass larger
+    than the lesions the model was trained on is then seen at a familiar size, and its extent
+    reaches voxels the full-resolution pass left below the extent threshold. ``None``: one pass."""
 
     def extent_for(self, threshold: float) -> float:
         """The extent threshold used with ``threshold`` (never above it)."""
@@ -369,6 +373,7 @@ def _postprocess(f: _Fields) -> PostprocessSpec:
         score_bias=f.number("score_bias", -100.0, 100.0) if f.has("score_bias") else 0.0,
         min_score=f.number("min_score", 0.0, 1.0) if f.has("min_score") else 0.0,
         extent_threshold=f.number("extent_threshold", 0.0, 1.0) if f.has("extent_threshold") else None,
+        coarse_zoom=f.number("coarse_zoom", 1.0, 4.0) if f.has("coarse_zoom") else None,
     )
 
 

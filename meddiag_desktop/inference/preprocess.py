@@ -147,6 +147,11 @@ def on_model_grid(volume: Volume, spacing: tuple[float, float, float]) -> tuple[
 def to_model_input(volume: Volume, manifest: ModelManifest) -> ModelInput:
     """Resample onto the model's axial LPS grid and find the body's bounding box."""
     grid, hu = on_model_grid(volume, manifest.input.spacing_mm)
+    return input_on_grid(grid, hu)
+
+
+def input_on_grid(grid: Grid, hu: NDArray[np.float32]) -> ModelInput:
+    """HU already on an axial grid, with its body mask and the body-bounding crop."""
     masks = MaskGrid.of(hu, grid.spacing)
     body = masks.expand(masks.body)
     start, shape = _body_box(body, grid.spacing)

@@ -64,6 +64,7 @@ def test_valid_classification_manifest_parses() -> None:
         (("acceptable_ranges", "pixel_spacing_mm"), "1mm", "pixel_spacing_mm"),
         (("limitations",), [], "limitations"),
         (("modality",), "MR", "modality"),
+        (("postprocess", "coarse_zoom"), 0.5, "coarse_zoom"),
     ],
 )
 def test_invalid_field_is_refused_by_name(path: tuple[str, ...], value: object, fragment: str) -> None:

@@ -144,3 +144,16 @@ def test_a_recipe_trial_is_set_by_name_and_leaves_the_recorded_folds_key_alone()
         build_models.overridden(build_models.CONFIG, ["seg_pastereal=0.3"])
     with pytest.raises(ValueError, match="KEY=VALUE"):
         build_models.overridden(build_models.CONFIG, ["seg_paste_real"])
+
+
+def test_the_coarse_pass_trial_reaches_the_fold_and_shipped_manifests() -> None:
+    from training import build_models, build_steps, cards25d
+
+    assert "coarse_zoom" not in build_steps.postprocess_for(build_models.CONFIG)
+    trial = build_models.overridden(build_models.CONFIG, ["coarse_zoom=1.5"])
+    post = build_steps.postprocess_for(trial)
+    assert post["coarse_zoom"] == 1.5 and post["extent_threshold"] == build_steps.POSTPROCESS["extent_threshold"]
+    scored = build_steps.postprocess_with(trial, {"weights": {"max_prob": 3.0}, "bias": -4.0, "min_score": 0.25})
+    assert scored["coarse_zoom"] == 1.5 and scored["min_score"] == 0.25
+    assert any("shrunk 1.5x" in line for line in cards25d._extent_text(post, 0.4))
+    assert not any("shrunk" in line for line in cards25d._extent_text(build_steps.POSTPROCESS, 0.4))

@@ -7,7 +7,8 @@ The volume is the real NSCLC-Radiomics LUNG1-001 scan (134 x 3 mm) interpolated 
 fresh child process (peak RSS is per process):
 
 * ``baseline``: imports + the volume in memory, nothing analysed (the floor);
-* ``analyze``: the same, then ``analyze_volume`` with the shipped models.
+* ``analyze``: the same, then ``analyze_volume`` with the shipped models (or those in ``--models``,
+  e.g. a copy whose manifest turns on the coarse pass, ``postprocess.coarse_zoom``).
 
 Target (issue 8): peak RSS <= 2.5 x the float32 volume + 400 MB.
 """
@@ -67,7 +68,7 @@ def _saved_volume(slices=SLICES):  # type: ignore[no-untyped-def]
     return Volume(np.load(array_path), np.asarray(meta["affine"]), series_instance_uid=meta["uid"], modality="CT")
 
 
-def child(mode: str, threads: int, slices: int) -> None:
+def child(mode: str, threads: int, slices: int, models: Path) -> None:
     import meddiag_desktop.inference.analyze  # noqa: F401  (imports count in the floor)
 
     volume = _saved_volume(slices)
@@ -77,7 +78,7 @@ def child(mode: str, threads: int, slices: int) -> None:
         from meddiag_desktop.inference.analyze import analyze_volume
         from meddiag_desktop.inference.registry import ModelRegistry
 
-        registry = ModelRegistry(REPO / "models")
+        registry = ModelRegistry(models)
         check = _bench_override(volume, registry)
         t0 = time.perf_counter()
         result = analyze_volume(volume, registry, threads=threads, input_check=check)
@@ -96,8 +97,9 @@ def _bench_override(volume, registry):  # type: ignore[no-untyped-def]
     return check.with_override(OodOverride("memory bench: thin slices", "bench")) if check.soft else check
 
 
-def _run(mode: str, threads: int, slices: int) -> dict[str, float]:
+def _run(mode: str, threads: int, slices: int, models: Path) -> dict[str, float]:
     cmd = [sys.executable, __file__, "--child", mode, "--threads", str(threads), "--slices", str(slices)]
+    cmd += ["--models", str(models)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -106,19 +108,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--slices", type=int, default=SLICES, help="interpolate the scan to this many slices")
+    parser.add_argument("--models", type=Path, default=REPO / "models", help="the built-in models folder to use")
     parser.add_argument("--child", choices=("build", "baseline", "analyze"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "build":
         _saved_volume(args.slices)
         return 0
     if args.child:
-        child(args.child, args.threads, args.slices)
+        child(args.child, args.threads, args.slices, args.models)
         return 0
     # Linux keeps ru_maxrss across fork + exec: a child would inherit the peak of a big parent,
     # so even building the volume happens in a child, and this parent stays small.
     subprocess.run([sys.executable, __file__, "--child", "build", "--slices", str(args.slices)], check=True)
-    base = _run("baseline", args.threads, args.slices)
-    run = _run("analyze", args.threads, args.slices)
+    base = _run("baseline", args.threads, args.slices, args.models)
+    run = _run("analyze", args.threads, args.slices, args.models)
     vol = run["volume_mb"]
     target = 2.5 * vol + 400
     print(f"volume: {args.slices} x 512 x 512 float32 = {vol:.0f} MB")

@@ -189,18 +189,23 @@ def _restored_record(work: Path) -> dict[str, Any] | None:
     return record if _onnx_match(work, record) else None
 
 
+POSTPROCESS_KEYS = ("coarse_zoom",)
+
+
 def trained_config(work: Path, cfg: dict[str, Any]) -> dict[str, Any]:
     """The configuration the work folder's ONNX files were trained with.
 
     ``cfg`` for a folder of a real build; the recorded one for a folder seeded by ``restore``
-    whose ONNX files are still the restored ones.
+    whose ONNX files are still the restored ones, with ``cfg``'s post-processing settings
+    (``POSTPROCESS_KEYS``): those change what the app does with the network's output, not the
+    network, so packaging may change them without retraining.
     """
     record = _restored_record(work)
     if record is None:
         return cfg
     if record["config"] != cfg:
         log.info("the restored models were trained with the recorded configuration; the cards state it")
-    return dict(record["config"])
+    return {**record["config"], **{k: cfg[k] for k in POSTPROCESS_KEYS if k in cfg}}
 
 
 def trained_commit(work: Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from training import manifests, real_data
@@ -197,6 +198,46 @@ def _coarse_text(post: dict[str, Any], threshold: float) -> list[str]:
     ]
 
 
+def coarse_evidence() -> dict[str, Any] | None:
+    """``training/coarse_pass_heldout.json`` (written by ``training.coarse_check``), if present."""
+    path = Path(__file__).resolve().parent / "coarse_pass_heldout.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def _dice(value: float | None) -> str:
+    return "missed" if value is None else f"{value:.2f}"
+
+
+def coarse_section(post: dict[str, Any], seg: dict[str, Any], evidence: dict[str, Any] | None) -> list[str]:
+    """The coarse pass judged held out (fold models with and without it), and which tables it is in."""
+    zoom = post.get("coarse_zoom")
+    if zoom is None:
+        return []
+    lines = ["## Coarse pass for large masses"]
+    if seg.get("real_leave_one_patient_out") and seg.get("evaluated_coarse_zoom") != zoom:
+        lines.append(
+            "The leave-one-patient-out table above and the synthetic-phantom table below were measured "
+            "without the coarse pass, which was added to this network's post-processing afterwards (no "
+            "retraining); the resampled-input table below is with it."
+        )
+    if evidence and evidence.get("rows"):
+        lines += [
+            f"Fold models validated on the patient they never saw, without and with the coarse pass "
+            f"(x{evidence['zoom']}; `python -m training.coarse_check`). The fold recipe names its record in "
+            "`training/folds/`. These fold models carry no candidate score, so they report more false "
+            "findings than the scored table above:",
+            "",
+            "| held-out patient | fold recipe | variant | lesion | Dice without | Dice with | false without / with |",
+            "|---|---|---|---|---|---|---|",
+            *[
+                f"| {r['patient']} | {r['fold_config']} | {r['variant']} | {r['lesion']} | {_dice(r['dice_single'])} "
+                f"| {_dice(r['dice_coarse'])} | {r['false_single']} / {r['false_coarse']} |"
+                for r in evidence["rows"]
+            ],
+        ]
+    return [*lines, ""]
+
+
 def seg_card(m: dict[str, Any], metrics: dict[str, Any], cfg: dict[str, Any]) -> str:
     seg = metrics.get("seg", {})
     lines = [
@@ -228,6 +269,7 @@ def seg_card(m: dict[str, Any], metrics: dict[str, Any], cfg: dict[str, Any]) ->
             "",
             *_lopo_notes(seg),
         ]
+    lines += coarse_section(m["postprocess"], seg, coarse_evidence())
     if seg.get("real_classical_baseline"):
         lines += [
             "## Classical baseline on the same scans",

@@ -10,8 +10,9 @@ from training.net25d import CLIP_HU, OFFSETS
 
 SEG_ID, CLS_ID = "lung-nodule-seg", "lung-lesion-cls"
 # 2.1.0: findings reach their half-sure halo (postprocess extent_threshold); 2.2.0: accepts 0.5 mm slice
-# spacing and 1.5 mm pixels (the sampling stage checks both on the real patients; the ONNX is unchanged)
-VERSION = "2.2.0"
+# spacing and 1.5 mm pixels (the sampling stage checks both on the real patients; the ONNX is unchanged);
+# 2.3.0: a coarse pass widens findings to the whole of a large mass (postprocess coarse_zoom; same ONNX)
+VERSION = "2.3.0"
 # What both models accept. Finer scans are block-averaged onto the model grid (SPACING); the sampling
 # stage checks the ends on the real patients (0.5 mm slice spacing, 1.5 mm pixels: the grid's own).
 SLICE_RANGE_MM = (0.5, 10.0)

@@ -90,6 +90,8 @@ def stage_evaluate(work: Path, cfg: dict[str, Any]) -> None:
     summary = json.loads(scored.read_text()) if scored.exists() else lopo.gather_summary(work)
     metrics["seg"]["real_leave_one_patient_out"] = cards25d.lopo_rows(summary)
     metrics["seg"]["lopo_folds_missing"] = lopo.missing_folds(summary)
+    # The coarse pass of the fold manifests (build_steps.postprocess_for) and of the synthetic run below
+    metrics["seg"]["evaluated_coarse_zoom"] = cfg.get("coarse_zoom")
     fitted = work / "candidate_score.json"
     metrics["seg"]["lopo_candidate_score"] = json.loads(fitted.read_text())["patients"] if scored.exists() else []
     metrics["seg"]["real_classical_baseline"] = cards25d.lopo_rows({"all": _baseline_on_real(work)})

@@ -81,6 +81,18 @@ def test_restore_then_package_rebuilds_the_same_models(repo: Path) -> None:
     assert build_record.read() == noted  # rewritten as it was, its note about these ONNX files kept
 
 
+def test_packaging_a_restored_network_takes_the_new_post_processing_and_the_card_says_so(repo: Path) -> None:
+    package25d.stage_package(_built_work(repo / "work"), CFG)
+    build_steps.stage_restore(repo / "restored", CFG)
+    package25d.stage_package(repo / "restored", {**CFG, "seed": 2, "coarse_zoom": 1.5})
+    seg = repo / "models" / manifests.SEG_ID
+    manifest = json.loads((seg / "manifest.json").read_text())
+    assert manifest["postprocess"]["coarse_zoom"] == 1.5 and manifest["postprocess"]["min_score"] == 0.25
+    assert build_record.read()["config"] == {**CFG, "coarse_zoom": 1.5}  # the seed stays the trained one
+    card = (seg / "MODEL_CARD.md").read_text()
+    assert "## Coarse pass for large masses" in card and "shrunk 1.5x" in card
+
+
 def test_restore_refuses_an_onnx_file_that_is_not_the_recorded_one(repo: Path) -> None:
     package25d.stage_package(_built_work(repo / "work"), CFG)
     (repo / "models" / manifests.CLS_ID / "model.onnx").write_bytes(b"retrained classifier")

@@ -146,14 +146,34 @@ def test_a_recipe_trial_is_set_by_name_and_leaves_the_recorded_folds_key_alone()
         build_models.overridden(build_models.CONFIG, ["seg_paste_real"])
 
 
-def test_the_coarse_pass_trial_reaches_the_fold_and_shipped_manifests() -> None:
+def test_the_coarse_pass_reaches_the_fold_and_shipped_manifests() -> None:
     from training import build_models, build_steps, cards25d
 
-    assert "coarse_zoom" not in build_steps.postprocess_for(build_models.CONFIG)
+    assert "coarse_zoom" not in build_steps.postprocess_for(
+        build_models.overridden(build_models.CONFIG, ["coarse_zoom=null"])
+    )
     trial = build_models.overridden(build_models.CONFIG, ["coarse_zoom=1.5"])
+    assert trial == build_models.CONFIG  # the shipped recipe has the coarse pass
     post = build_steps.postprocess_for(trial)
     assert post["coarse_zoom"] == 1.5 and post["extent_threshold"] == build_steps.POSTPROCESS["extent_threshold"]
     scored = build_steps.postprocess_with(trial, {"weights": {"max_prob": 3.0}, "bias": -4.0, "min_score": 0.25})
     assert scored["coarse_zoom"] == 1.5 and scored["min_score"] == 0.25
     assert any("shrunk 1.5x" in line for line in cards25d._extent_text(post, 0.4))
     assert not any("shrunk" in line for line in cards25d._extent_text(build_steps.POSTPROCESS, 0.4))
+
+
+def test_the_card_shows_the_held_out_coarse_pass_figures_and_which_tables_lack_the_pass() -> None:
+    from training import build_models
+    from training.coarse_check import recipe_text
+
+    row = {"patient": "P", "fold_config": "k (shipped)", "variant": "as acquired", "lesion": "GTV-1"}
+    row |= {"dice_single": 0.25, "dice_coarse": None, "false_single": 5, "false_coarse": 3}
+    evidence, post = {"zoom": 1.5, "rows": [row]}, {"coarse_zoom": 1.5}
+    text = "\n".join(cards25d.coarse_section(post, {"real_leave_one_patient_out": [{}]}, evidence))
+    assert "| P | k (shipped) | as acquired | GTV-1 | 0.25 | missed | 5 / 3 |" in text
+    assert "measured without the coarse pass" in text
+    measured_with = {"real_leave_one_patient_out": [{}], "evaluated_coarse_zoom": 1.5}
+    assert "measured without" not in "\n".join(cards25d.coarse_section(post, measured_with, evidence))
+    assert cards25d.coarse_section({}, measured_with, evidence) == []
+    assert recipe_text(build_models.CONFIG) == "shipped"
+    assert recipe_text({**build_models.CONFIG, "seg_paste_real": 0.3}) == "shipped, seg_paste_real=0.3"

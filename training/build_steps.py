@@ -35,9 +35,8 @@ POSTPROCESS = {
 
 
 def postprocess_for(cfg: dict[str, Any]) -> dict[str, Any]:
-    """POSTPROCESS, with the coarse pass for large masses when the recipe sets ``coarse_zoom``."""
-    zoom = cfg.get("coarse_zoom")
-    return dict(POSTPROCESS) if zoom is None else {**POSTPROCESS, "coarse_zoom": float(zoom)}
+    """POSTPROCESS, plus the recipe's post-processing settings (e.g. ``coarse_zoom``) that it sets."""
+    return {**POSTPROCESS, **{k: cfg[k] for k in build_record.POSTPROCESS_KEYS if cfg.get(k) is not None}}
 
 
 THRESHOLD = 0.4  # on the mean of the ensemble: keeps what one member is sure of and the other half-sees

@@ -1,6 +1,6 @@
 """A second, coarser segmentation pass that lets findings reach the whole of a large mass.
 
-The segmenter learned lesions up to about 80 mm. An 9 cm tumour filling a lower lobe is, at
+The segmenter learned lesions up to about 80 mm. A 9 cm tumour filling a lower lobe is, at
 full resolution, unlike anything it saw: it marks the part that looks like a familiar lesion
 and leaves the rest. Shrunk by ``zoom``, the same mass has a familiar size. The coarse pass
 only *widens*: a voxel's probability is raised to at most just under the operating threshold,

@@ -127,9 +127,12 @@ class StoreWriter(QObject):
             while (job := self._next_job()) is not None:
                 self._run(job)
         finally:
-            if self._service is not None:
-                self._service.store.close()
-                self._service = None
+            self._close_service()
+
+    def _close_service(self) -> None:
+        if self._service is not None:
+            self._service.store.close()
+            self._service = None
 
     def _next_job(self) -> _Queued | None:
         while True:
@@ -138,6 +141,9 @@ class StoreWriter(QObject):
             except queue.Empty:
                 with self._starting:
                     if self._queue.empty():
+                        # Closed before the thread slot is freed: a job arriving now starts a new
+                        # thread, which must open its own store (SQLite objects stay in their thread).
+                        self._close_service()
                         self._thread = None
                         return None
 

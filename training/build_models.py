@@ -66,6 +66,7 @@ CONFIG = {
 # only when set, so the folds recorded for the configuration above keep their key.
 EXPERIMENTS = {
     "seg_paste_real": 0.0,  # share of training slices with a real tumour pasted on the lung border
+    "seg_central_masses": 0.0,  # share of inserted lesions made central masses merging into hilum/mediastinum
 }
 
 

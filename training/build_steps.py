@@ -55,7 +55,9 @@ def stage_cache(work: Path, cfg: dict[str, Any]) -> None:
 def _train_segmenter(work: Path, cfg: dict[str, Any], names: tuple[str, ...], seed: int) -> Ensemble:
     """``seg_members`` U-Nets from consecutive seeds on the named patients, averaged."""
     cases = _cases(work, cfg, names)
-    sampler = seg25d.SamplerConfig(p_paste=float(cfg.get("seg_paste_real", 0.0)))
+    sampler = seg25d.SamplerConfig(
+        p_paste=float(cfg.get("seg_paste_real", 0.0)), p_central=float(cfg.get("seg_central_masses", 0.0))
+    )
     members = [
         seg25d.train(cases, cfg["seg_steps"], cfg["seg_batch"], seed + i, base=cfg["seg_base_width"], cfg=sampler)
         for i in range(cfg["seg_members"])

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import SimpleITK as sitk
+from scipy import ndimage
 
 KINDS = ("solid", "part_solid", "ggo")
 CLASS_NAMES = ("solid", "subsolid")
+DEFAULT_KINDS = (0.55, 0.25, 0.20)  # probabilities of KINDS
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,10 @@ def random_diameter(rng: np.random.Generator) -> float:
     return float(rng.uniform(45, 80))
 
 
-def random_lesion(rng: np.random.Generator, center: np.ndarray, diameter: float) -> LesionParams:
-    kind = str(rng.choice(KINDS, p=[0.55, 0.25, 0.20]))
+def random_lesion(
+    rng: np.random.Generator, center: np.ndarray, diameter: float, kinds: tuple[float, float, float] = DEFAULT_KINDS
+) -> LesionParams:
+    kind = str(rng.choice(KINDS, p=list(kinds)))
     q, _ = np.linalg.qr(rng.standard_normal((3, 3)))
     scale = np.diag(rng.uniform(0.75, 1.25, 3))
     n_lobes = int(rng.integers(0, 5))
@@ -210,3 +214,43 @@ class Placement:
         if attached:
             c = c + rng.normal(0, diameter * 0.1, 3)
         return c
+
+
+CENTRAL_KINDS = (0.85, 0.15, 0.0)  # central (hilar, mediastinal) lung cancers are mostly solid
+CENTRAL_DIAMETER_MM = (25.0, 80.0)
+INDENT_DEPTH_MM = 6.0  # deeper than the lung region's margin: the chest wall band is not "central"
+
+
+def central_tissue(hu: np.ndarray, lung: np.ndarray, region: np.ndarray, spacing: tuple[float, ...]) -> np.ndarray:
+    """Soft tissue that indents a lung: hilum, mediastinum and heart border inside a lung's hull.
+
+    ``region`` is the lung region (per-lung hull plus a margin); the chest wall only enters it as
+    the margin's thin band, which the depth requirement removes.
+    """
+    depth = ndimage.distance_transform_edt(region, sampling=(1e3, spacing[1], spacing[2]))
+    return (hu > -150) & (hu < 250) & ~lung & (depth >= INDENT_DEPTH_MM)
+
+
+def central_center(
+    rng: np.random.Generator,
+    lung: np.ndarray,
+    central: np.ndarray,
+    coords: tuple[np.ndarray, ...],
+    diameter: float,
+) -> np.ndarray | None:
+    """A centre in the lung a fraction of the radius away from central tissue, or ``None``.
+
+    The lesion then lies mostly in the lung with a broad base merging into the hilum or
+    mediastinum, the way central lung cancers present (unlike :class:`Placement`'s attached
+    lesions, centred on the border, half hidden).
+    """
+    if not central.any() or not lung.any():
+        return None
+    spacing = [abs(float(c[1] - c[0])) if len(c) > 1 else 5.0 for c in coords]
+    dist = ndimage.distance_transform_edt(~central, sampling=spacing)
+    radius = diameter / 2
+    candidates = np.argwhere(lung & (dist >= 0.2 * radius) & (dist <= 0.8 * radius))
+    if len(candidates) == 0:
+        return None
+    idx = candidates[rng.integers(len(candidates))]
+    return np.array([coords[i][idx[i]] for i in range(3)], dtype=np.float64)

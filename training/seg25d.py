@@ -48,6 +48,7 @@ class SamplerConfig:
     max_noise_hu: float = 30.0
     p_zoom: float = 0.3
     p_paste: float = 0.0  # a real tumour of another training scan pasted on the lung border (training.real_paste)
+    p_central: float = 0.0  # an inserted lesion is a central mass (lesions.central_center) rather than free/attached
 
 
 def normalise(hu: np.ndarray) -> np.ndarray:
@@ -109,7 +110,7 @@ class Sampler:
         zs = np.clip(np.arange(centre[0] - half_z, centre[0] + half_z + 1), 0, case.hu.shape[0] - 1)
         y0, x0 = int(centre[1]) - half_xy, int(centre[2]) - half_xy
         out = {}
-        for key, fill in (("hu", -1024.0), ("lesion", 0), ("ignore", 0), ("lung", 0)):
+        for key, fill in (("hu", -1024.0), ("lesion", 0), ("ignore", 0), ("lung", 0), ("region", 0)):
             arr = getattr(case, key)
             padded = np.full((len(zs), 2 * half_xy, 2 * half_xy), fill, dtype=arr.dtype)
             ys = slice(max(0, y0), min(arr.shape[1], y0 + 2 * half_xy))
@@ -124,12 +125,19 @@ class Sampler:
         near_centre[half_z - 1 : half_z + 2] = chunk["lung"][half_z - 1 : half_z + 2]
         coords = tuple(np.arange(n) * s for n, s in zip(chunk["hu"].shape, spacing, strict=True))
         for _ in range(1 + int(self.rng.uniform() < 0.3)):
-            d = lesions.random_diameter(self.rng)
-            attached = bool(self.rng.uniform() < self.cfg.p_attached)
-            c = lesions.place_center(self.rng, near_centre, coords, d, attached)
+            if self.cfg.p_central > 0 and self.rng.uniform() < self.cfg.p_central:
+                d = float(self.rng.uniform(*lesions.CENTRAL_DIAMETER_MM))
+                central = lesions.central_tissue(chunk["hu"], chunk["lung"], chunk["region"], spacing)
+                c = lesions.central_center(self.rng, near_centre, central, coords, d)
+                kinds = lesions.CENTRAL_KINDS
+            else:
+                d = lesions.random_diameter(self.rng)
+                attached = bool(self.rng.uniform() < self.cfg.p_attached)
+                c = lesions.place_center(self.rng, near_centre, coords, d, attached)
+                kinds = lesions.DEFAULT_KINDS
             if c is None:
                 return
-            p = lesions.random_lesion(self.rng, c, d)
+            p = lesions.random_lesion(self.rng, c, d, kinds)
             label = np.zeros(chunk["hu"].shape, dtype=bool)
             lesions.insert(
                 chunk["hu"], chunk["lung"], label, coords, p, self.rng, z_sub=2, noise_sd=float(self.rng.uniform(5, 25))

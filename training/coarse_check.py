@@ -7,6 +7,7 @@ stage) is copied into a scratch models folder twice, its manifest once without t
 and once with it, and both copies are validated on the one patient the fold never saw. The
 figures go to ``training/coarse_pass_heldout.json`` (committed, read by the model card): per
 fold, variant and reference lesion, the Dice without and with the pass, and the false findings.
+Rows of patients not checked in this run are kept, so folds can be checked one session at a time.
 """
 
 from __future__ import annotations
@@ -80,6 +81,19 @@ def check_fold(work: Path, held: str, zoom: float, scratch: Path) -> list[dict[s
     return _rows(held, key, single, coarse)
 
 
+def merged(old: list[dict[str, Any]], new: list[dict[str, Any]], checked: set[str]) -> list[dict[str, Any]]:
+    """``new`` replaces the rows of the patients checked now; the other patients' rows stay, in order."""
+    kept = [r for r in old if r["patient"] not in checked]
+    return sorted(kept + new, key=lambda r: str(r["patient"]))
+
+
+def _recorded(zoom: float) -> list[dict[str, Any]]:
+    if not EVIDENCE.is_file():
+        return []
+    data = json.loads(EVIDENCE.read_text(encoding="utf-8"))
+    return list(data["rows"]) if data.get("zoom") == zoom else []
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work-dir", type=Path, required=True)
@@ -87,10 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--zoom", type=float, default=1.5)
     args = parser.parse_args(argv)
     rows: list[dict[str, Any]] = []
+    folds = args.folds.split(",")
     with tempfile.TemporaryDirectory() as scratch:
-        for held in args.folds.split(","):
+        for held in folds:
             rows += check_fold(args.work_dir, held, args.zoom, Path(scratch))
-    EVIDENCE.write_text(json.dumps({"zoom": args.zoom, "rows": rows}, indent=2) + "\n", encoding="utf-8")
+    everything = merged(_recorded(args.zoom), rows, set(folds))
+    EVIDENCE.write_text(json.dumps({"zoom": args.zoom, "rows": everything}, indent=2) + "\n", encoding="utf-8")
     for r in rows:
         print(r)
     return 0

@@ -45,7 +45,7 @@ def test_a_central_mass_is_centred_in_the_lung_a_fraction_of_its_radius_from_the
     for _ in range(30):
         centre = lesions.central_center(rng, lung, central, coords, diameter)
         assert centre is not None
-        x_index = int(round(centre[2] / SPACING[2]))
+        x_index = round(float(centre[2]) / SPACING[2])
         assert lung[0, 0, x_index]
         gap = coords[2][40] - centre[2]  # from the centre to the tissue's edge
         assert 0.2 * diameter / 2 - 1e-6 <= gap <= 0.8 * diameter / 2 + SPACING[2]

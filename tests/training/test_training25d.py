@@ -177,3 +177,15 @@ def test_the_card_shows_the_held_out_coarse_pass_figures_and_which_tables_lack_t
     assert cards25d.coarse_section({}, measured_with, evidence) == []
     assert recipe_text(build_models.CONFIG) == "shipped"
     assert recipe_text({**build_models.CONFIG, "seg_paste_real": 0.3}) == "shipped, seg_paste_real=0.3"
+
+
+def test_a_coarse_check_of_some_folds_keeps_the_rows_of_the_others() -> None:
+    from training.coarse_check import merged
+
+    def row(patient: str, dice: float) -> dict[str, object]:
+        return {"patient": patient, "variant": "as acquired", "lesion": "GTV-1", "dice_coarse": dice}
+
+    old = [row("LUNG1-002", 0.5), row("LUNG1-003", 0.17)]
+    rows = merged(old, [row("LUNG1-001", 0.7), row("LUNG1-003", 0.3)], {"LUNG1-001", "LUNG1-003"})
+    expected = [("LUNG1-001", 0.7), ("LUNG1-002", 0.5), ("LUNG1-003", 0.3)]
+    assert [(r["patient"], r["dice_coarse"]) for r in rows] == expected

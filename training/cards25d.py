@@ -124,6 +124,9 @@ def seg_limitations(metrics: dict[str, Any]) -> list[str]:
         "Findings at the hilum, the aorta, the oesophagus and the heart border are the commonest false "
         "findings; a lung-region rule drops findings mostly outside the lungs, which can also drop a mass "
         "lying mostly in the mediastinum.",
+        "At the lung bases, the top of the liver or the spleen under a high diaphragm can be marked as a large "
+        "finding: it lies inside the lung's outline on axial slices, and the network sees only 20 mm above "
+        "and below (held out, the LUNG1-003 fold marked 157 and 326 mL there).",
         "Small nodules (< 6 mm) are below the minimum finding volume (0.2 mL) and are not reported.",
     ]
 

@@ -172,6 +172,11 @@ def insert(
     label[sl] |= (body >= 0.5) & near
 
 
+def coord_spacing(coords: tuple[np.ndarray, ...]) -> list[float]:
+    """Step (mm) of each axis's coordinates; 5 mm for an axis of one sample."""
+    return [abs(float(c[1] - c[0])) if len(c) > 1 else 5.0 for c in coords]
+
+
 def place_center(
     rng: np.random.Generator,
     lung: np.ndarray,
@@ -192,7 +197,7 @@ class Placement:
         self.coords = coords
         img = sitk.GetImageFromArray(lung.astype(np.uint8))
         self.edge = np.argwhere(lung & ~(sitk.GetArrayFromImage(sitk.BinaryErode(img, [1, 1, 0])) > 0))
-        sp = [abs(float(c[1] - c[0])) if len(c) > 1 else 5.0 for c in coords]
+        sp = coord_spacing(coords)
         img.SetSpacing((sp[2], sp[1], sp[0]))
         dist = -sitk.GetArrayFromImage(sitk.SignedMaurerDistanceMap(img, False, False, True))
         self.inside = np.argwhere(dist > 0)  # C order, as np.argwhere over the whole map
@@ -246,7 +251,7 @@ def central_center(
     """
     if not central.any() or not lung.any():
         return None
-    spacing = [abs(float(c[1] - c[0])) if len(c) > 1 else 5.0 for c in coords]
+    spacing = coord_spacing(coords)
     dist = ndimage.distance_transform_edt(~central, sampling=spacing)
     radius = diameter / 2
     candidates = np.argwhere(lung & (dist >= 0.2 * radius) & (dist <= 0.8 * radius))

@@ -67,6 +67,8 @@ CONFIG = {
 EXPERIMENTS = {
     "seg_paste_real": 0.0,  # share of training slices with a real tumour pasted on the lung border
     "seg_central_masses": 0.0,  # share of inserted lesions made central masses merging into hilum/mediastinum
+    # Post-processing: cut each finding back to the lung region (training.clip_replay judges it held out)
+    "clip_to_lung_region": False,
 }
 
 

@@ -189,7 +189,7 @@ def _restored_record(work: Path) -> dict[str, Any] | None:
     return record if _onnx_match(work, record) else None
 
 
-POSTPROCESS_KEYS = ("coarse_zoom",)
+POSTPROCESS_KEYS = ("coarse_zoom", "clip_to_lung_region")
 
 
 def trained_config(work: Path, cfg: dict[str, Any]) -> dict[str, Any]:

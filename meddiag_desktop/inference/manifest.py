@@ -210,6 +210,8 @@ class PostprocessSpec:
     """Also segment the scan shrunk by this factor (see ``inference.coarse_pass``): a mass larger
     than the lesions the model was trained on is then seen at a familiar size, and its extent
     reaches voxels the full-resolution pass left below the extent threshold. ``None``: one pass."""
+    clip_to_lung_region: bool = False
+    """Cut each finding's extent back to the lung region (see ``inference.candidates``)."""
 
     def extent_for(self, threshold: float) -> float:
         """The extent threshold used with ``threshold`` (never above it)."""
@@ -361,11 +363,8 @@ def _crop(f: _Fields) -> CropSpec:
 
 
 def _postprocess(f: _Fields) -> PostprocessSpec:
-    lung = f.raw("lung_mask")
-    if not isinstance(lung, bool):
-        raise f.fail("lung_mask", "must be true or false")
     return PostprocessSpec(
-        lung_mask=lung,
+        lung_mask=_flag(f, "lung_mask"),
         lung_margin_mm=f.number("lung_margin_mm", 0.0, 50.0),
         min_fraction_in_lung_region=f.number("min_fraction_in_lung_region", 0.0, 1.0),
         min_volume_ml=f.number("min_volume_ml", 0.0, 1000.0),
@@ -374,7 +373,15 @@ def _postprocess(f: _Fields) -> PostprocessSpec:
         min_score=f.number("min_score", 0.0, 1.0) if f.has("min_score") else 0.0,
         extent_threshold=f.number("extent_threshold", 0.0, 1.0) if f.has("extent_threshold") else None,
         coarse_zoom=f.number("coarse_zoom", 1.0, 4.0) if f.has("coarse_zoom") else None,
+        clip_to_lung_region=_flag(f, "clip_to_lung_region") if f.has("clip_to_lung_region") else False,
     )
+
+
+def _flag(f: _Fields, name: str) -> bool:
+    value = f.raw(name)
+    if not isinstance(value, bool):
+        raise f.fail(name, "must be true or false")
+    return value
 
 
 def _weights(f: _Fields) -> dict[str, float]:

@@ -92,3 +92,39 @@ def test_extent_threshold_is_never_above_the_operating_threshold() -> None:
     spec = post(extent_threshold=0.2)
     assert spec.extent_for(0.5) == 0.2 and spec.extent_for(0.1) == 0.1
     assert post().extent_for(0.5) == 0.5
+
+
+def test_clip_cuts_the_extent_back_to_the_lung_region() -> None:
+    maps = maps_with_halo()
+    region = np.zeros_like(maps.region)
+    region[:, :, :24] = True  # the core (x 16..24) is inside, most of the halo's right half is not
+    maps = GridMaps(maps.grid, maps.prob, maps.hu, None, region)
+    [(loose, _)] = grid_candidates(maps, 0.5, post(extent_threshold=0.2))
+    [(clipped, _)] = grid_candidates(maps, 0.5, post(extent_threshold=0.2, clip_to_lung_region=True))
+    halo = (maps.prob >= 0.2) & (np.arange(60) < 32)[None, None, :]
+    assert int(loose.mask.sum()) == int(halo.sum())
+    assert int(clipped.mask.sum()) == int((halo & region).sum()) < int(loose.mask.sum())
+    assert clipped.volume_ml < loose.volume_ml and clipped.max_prob == pytest.approx(0.9)
+
+
+def test_clip_leaves_a_candidate_with_no_core_in_the_region_to_the_region_veto() -> None:
+    maps = maps_with_halo()
+    outside = GridMaps(maps.grid, maps.prob, maps.hu, None, np.zeros_like(maps.region))
+    kept = grid_candidates(
+        outside, 0.5, post(extent_threshold=0.2, min_fraction_in_lung_region=0.0, clip_to_lung_region=True)
+    )
+    assert [int(c.mask.sum()) for c, _ in kept] == [
+        int(((maps.prob >= 0.2) & (np.arange(60) < 32)[None, None, :]).sum())
+    ]
+    assert grid_candidates(outside, 0.5, post(extent_threshold=0.2, clip_to_lung_region=True)) == []
+
+
+def test_manifest_reads_the_clip_flag() -> None:
+    m = base_manifest("m1", "segmentation")
+    m["files"] = {"model.onnx": SHA, "MODEL_CARD.md": SHA}
+    assert parse_manifest(m, "m1").postprocess.clip_to_lung_region is False  # type: ignore[union-attr]
+    m["postprocess"]["clip_to_lung_region"] = True
+    assert parse_manifest(m, "m1").postprocess.clip_to_lung_region is True  # type: ignore[union-attr]
+    m["postprocess"]["clip_to_lung_region"] = "yes"
+    with pytest.raises(ModelIntegrityError, match="true or false"):
+        parse_manifest(m, "m1")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
+from shipped_copy import shipped_seg_copy
 
 from meddiag_desktop.core.finding import Finding
 from meddiag_desktop.core.progress import no_progress
@@ -24,7 +24,6 @@ from training import fold_record
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "resources" / "demo"
 BOXES = REPO / "resources" / "demo_annotations"
-SEG = REPO / "models" / "lung-nodule-seg"
 CFG = {"seed": 3, "seg_steps": 10, "lopo_folds": []}
 MODEL = ModelInfo("lopo-x", "1.0.0", "a" * 64, "b" * 64, "user", 0.4)
 
@@ -123,18 +122,6 @@ def test_rescored_cases_are_found_under_the_scored_model(tmp_path: Path) -> None
     assert data["folder"] == "p/ct" and data["settings_sha256"] == scored.settings_sha256
 
 
-def _copy_without(user: Path, model_id: str, keys: tuple[str, ...]) -> str:
-    """The shipped segmenter without these post-processing ``keys``, as a user model."""
-    folder = user / model_id
-    shutil.copytree(SEG, folder)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["id"] = folder.name
-    for key in keys:
-        manifest["postprocess"].pop(key, None)
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-    return folder.name
-
-
 # The coarse pass merges the demo's weak candidates into the mass, leaving the score nothing to
 # drop there; the equivalence under test does not depend on it, so both sides go without it.
 SINGLE_PASS = ("coarse_zoom",)
@@ -155,10 +142,10 @@ def _finding_row(f: FindingResult) -> tuple[object, ...]:
 def test_a_score_applied_to_recorded_findings_gives_what_the_model_with_that_score_gives(tmp_path: Path) -> None:
     """The equivalence the score stage relies on, on the demo scan with the shipped segmenter."""
     registry = ModelRegistry(REPO / "models", tmp_path / "user")
-    unscored_id = _copy_without(
+    unscored_id = shipped_seg_copy(
         tmp_path / "user", "seg-unscored", ("score_weights", "score_bias", "min_score", *SINGLE_PASS)
     )
-    scored_id = _copy_without(tmp_path / "user", "seg-scored", SINGLE_PASS)
+    scored_id = shipped_seg_copy(tmp_path / "user", "seg-scored", SINGLE_PASS)
     with SeriesIndex(tmp_path / "index.sqlite") as index:
         cases = discover_cases([DEMO], index, annotations=BOXES).cases
     unscored = RegistryAnalyser(registry, unscored_id, threads=2)

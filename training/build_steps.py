@@ -39,6 +39,11 @@ def postprocess_for(cfg: dict[str, Any]) -> dict[str, Any]:
     return {**POSTPROCESS, **{k: cfg[k] for k in build_record.POSTPROCESS_KEYS if cfg.get(k) is not None}}
 
 
+def fold_postprocess(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A leave-one-patient-out fold model's post-processing: the recipe's, less what is replayed on its findings."""
+    return {k: v for k, v in postprocess_for(cfg).items() if k not in fold_record.REPLAYED_KEYS}
+
+
 THRESHOLD = 0.4  # on the mean of the ensemble: keeps what one member is sure of and the other half-sees
 
 
@@ -129,7 +134,7 @@ def stage_lopo(work: Path, cfg: dict[str, Any]) -> None:
 
     def install(model: Ensemble, folder: Path, model_id: str) -> None:
         card = f"# {model_id}\nLeave-one-patient-out fold model.\n"
-        install_segmenter(model, folder, model_id, sample, card, postprocess_for(cfg))
+        install_segmenter(model, folder, model_id, sample, card, fold_postprocess(cfg))
 
     only = tuple(cfg.get("lopo_folds") or real_data.PATIENTS)
     lopo.run_folds(work, cfg, train_fold, install, lambda: new_segmenter(cfg), only)

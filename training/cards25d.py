@@ -264,17 +264,16 @@ def _lesion_figure(row: dict[str, Any], which: str) -> str:
     return _dice(row[f"dice_{which}"]) if coverage is None else f"{coverage:.0%} of box"
 
 
-def clip_section(post: dict[str, Any], seg: dict[str, Any], evidence: dict[str, Any] | None) -> list[str]:
+def clip_section(post: dict[str, Any], evidence: dict[str, Any] | None) -> list[str]:
     """The lung-region clip judged held out, replayed on the recorded fold findings."""
     if not post.get("clip_to_lung_region") or not evidence or not evidence.get("rows"):
         return []
-    measured = "with" if seg.get("evaluated_clip_to_lung_region") else "without"
     return [
         "## Lung-region clip",
         "The recorded findings of the fold models on the patient each never saw, without and with the clip "
         f"(region margin {evidence['margin_mm']} mm; `python -m training.clip_replay`, which clips on the scan's "
-        f"grid where the app clips on the model grid). The leave-one-patient-out table above was measured {measured} "
-        "it. Fold models carry no candidate score:",
+        "grid where the app clips on the model grid). The fold models run without it, so the leave-one-patient-out "
+        "table above is without it. Fold models carry no candidate score:",
         "",
         "| held-out patient | fold recipe | variant | lesion | without clip | with clip | false without / with |",
         "|---|---|---|---|---|---|---|",
@@ -319,7 +318,7 @@ def seg_card(m: dict[str, Any], metrics: dict[str, Any], cfg: dict[str, Any]) ->
             *_lopo_notes(seg),
         ]
     lines += coarse_section(m["postprocess"], seg, coarse_evidence())
-    lines += clip_section(m["postprocess"], seg, clip_evidence())
+    lines += clip_section(m["postprocess"], clip_evidence())
     if seg.get("real_classical_baseline"):
         lines += [
             "## Classical baseline on the same scans",

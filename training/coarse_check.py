@@ -66,7 +66,7 @@ def recipe_text(cfg: dict[str, Any]) -> str:
     """The fold's training recipe against the shipped one (the coarse pass, under test here, aside)."""
     from training.build_models import CONFIG
 
-    ignored = ("lopo_folds", "coarse_zoom")
+    ignored = ("lopo_folds", "coarse_zoom", *fold_record.REPLAYED_KEYS)
     changed = sorted(k for k in {*cfg, *CONFIG} if k not in ignored and cfg.get(k) != CONFIG.get(k))
     return "shipped" + "".join(f", {k}={json.dumps(cfg.get(k))}" for k in changed)
 

@@ -56,9 +56,15 @@ OUTCOME_FIELDS = frozenset(outcome_to_json(AnalysisOutcome(()), {}))  # the rest
 KEY_FIELDS = ("series_sha256", "variant", "model_sha256", "settings_sha256", "pixel_sha256")
 
 
+# Post-processing the fold models run without: its effect is replayed on their recorded findings
+# (``training.clip_replay``), so turning it on or off keeps the folds.
+REPLAYED_KEYS = ("clip_to_lung_region",)
+
+
 def config_key(cfg: dict[str, Any]) -> str:
-    """Twelve hex digits naming a training configuration (which folds a run asked for aside)."""
-    recipe = {k: v for k, v in cfg.items() if k != "lopo_folds"}
+    """Twelve hex digits naming a training configuration (which folds a run asked for, and
+    ``REPLAYED_KEYS``, aside)."""
+    recipe = {k: v for k, v in cfg.items() if k != "lopo_folds" and k not in REPLAYED_KEYS}
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
 
 

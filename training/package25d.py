@@ -92,7 +92,6 @@ def stage_evaluate(work: Path, cfg: dict[str, Any]) -> None:
     metrics["seg"]["lopo_folds_missing"] = lopo.missing_folds(summary)
     # The coarse pass of the fold manifests (build_steps.postprocess_for) and of the synthetic run below
     metrics["seg"]["evaluated_coarse_zoom"] = cfg.get("coarse_zoom")
-    metrics["seg"]["evaluated_clip_to_lung_region"] = bool(cfg.get("clip_to_lung_region"))
     fitted = work / "candidate_score.json"
     metrics["seg"]["lopo_candidate_score"] = json.loads(fitted.read_text())["patients"] if scored.exists() else []
     metrics["seg"]["real_classical_baseline"] = cards25d.lopo_rows({"all": _baseline_on_real(work)})

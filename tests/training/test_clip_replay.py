@@ -104,14 +104,11 @@ def test_the_card_shows_the_replayed_clip_only_when_the_manifest_clips() -> None
         "margin_mm": 5.0,
         "rows": [{**row, "false_plain": 2, "false_clipped": 1}, {**box, "false_plain": 6, "false_clipped": 6}],
     }
-    text = "\n".join(cards25d.clip_section({"clip_to_lung_region": True}, {}, evidence))
+    text = "\n".join(cards25d.clip_section({"clip_to_lung_region": True}, evidence))
     assert "| P | k | as acquired | GTV-1 | 0.52 | 0.58 | 2 / 1 |" in text
     assert "| P | k | as acquired | A boxes 1 | 89% of box | 88% of box | 6 / 6 |" in text
-    assert "measured without it" in text
-    assert "measured with it" in "\n".join(
-        cards25d.clip_section({"clip_to_lung_region": True}, {"evaluated_clip_to_lung_region": True}, evidence)
-    )
-    assert cards25d.clip_section({}, {}, evidence) == []
+    assert "table above is without it" in text
+    assert cards25d.clip_section({}, evidence) == []
     assert any("cut back to the lung region" in line for line in cards25d._clip_text({"clip_to_lung_region": True}))
     assert cards25d._clip_text({"clip_to_lung_region": False}) == []
 
@@ -124,11 +121,13 @@ def test_the_replayed_model_is_the_fold_model_with_other_settings(tmp_path: Path
     assert replayed.settings_sha256 != model.settings_sha256 and "clip" in replayed.source
 
 
-def test_the_clip_is_a_recipe_setting_that_reaches_the_manifest_and_the_restored_config() -> None:
+def test_the_clip_reaches_the_shipped_manifest_but_not_the_folds_whose_records_it_keeps() -> None:
     from training import build_models, build_record, build_steps
 
-    assert "clip_to_lung_region" not in build_steps.postprocess_for(build_models.CONFIG)
-    trial = build_models.overridden(build_models.CONFIG, ["clip_to_lung_region=true"])
-    assert build_steps.postprocess_for(trial)["clip_to_lung_region"] is True
-    assert fold_record.config_key(trial) != fold_record.config_key(build_models.CONFIG)
+    assert build_steps.postprocess_for(build_models.CONFIG)["clip_to_lung_region"] is True
+    assert "clip_to_lung_region" not in build_steps.fold_postprocess(build_models.CONFIG)
+    assert build_steps.fold_postprocess(build_models.CONFIG)["coarse_zoom"] == build_models.CONFIG["coarse_zoom"]
+    without = build_models.overridden(build_models.CONFIG, ["clip_to_lung_region=false"])
+    assert fold_record.config_key(without) == fold_record.config_key(build_models.CONFIG)
+    assert fold_record.config_key({**without, "coarse_zoom": None}) != fold_record.config_key(build_models.CONFIG)
     assert "clip_to_lung_region" in build_record.POSTPROCESS_KEYS  # packaging may change it without retraining

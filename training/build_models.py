@@ -15,6 +15,11 @@ Stages (each caches its results in the work folder, so a later stage can be re-r
 - ``train``: the shipped segmenter, trained on all four patients;
 - ``classifier``: the density classifier, checked leave-one-patient-out on the real tumours,
   then trained on all;
+- ``keep_classifier`` (not in the default stages; instead of ``classifier``): the shipped
+  classifier with its calibration and export check, for a build that changes only the
+  segmenter's recipe; refused when a setting the classifier is trained from changed
+  (``build_record.CLS_KEYS``). Its card keeps the commit that trained it. A segmenter-only
+  rebuild: ``--stages cache,lopo,score,train,keep_classifier,export,evaluate,package,sampling,restore``;
 - ``export``: both to ONNX, checked against PyTorch;
 - ``evaluate``: the classical baseline on the real patients, the held-out synthetic scans;
 - ``package``: ``models/<id>/`` with manifest (sha256 of every file) and model card; like
@@ -92,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/meddiag_training_work"))
-    parser.add_argument("--stages", default=",".join(build_steps.STAGES))
+    parser.add_argument("--stages", default=",".join(build_steps.FULL_BUILD))
     parser.add_argument("--folds", default="", help="lopo stage: only these held-out patients (comma-separated)")
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=JSON", help="change a configuration entry (a recipe trial)"

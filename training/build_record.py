@@ -29,6 +29,10 @@ RECORD_KEYS = ("schema", "config", "onnx_sha256", "metrics", "cls_info", "candid
 # What restore writes into a work folder (besides the ONNX files), and its own copy of the record.
 RESTORED = ("metrics.json", "cls_info.json", "candidate_score.json")
 RESTORED_RECORD = "build_record.json"
+# What the classifier is trained from (build_steps.stage_classifier): while these are unchanged, a build
+# that changes only the segmenter's recipe may keep the shipped classifier (the keep_classifier stage).
+CLS_KEYS = ("seed", "spacing_mm", "thick_training_mm", "cls_synthetic_crops", "cls_real_crops_per_tumour", "cls_epochs")
+KEPT_CLASSIFIER = "cls_kept.json"
 
 
 class BuildRecordError(RuntimeError):
@@ -53,7 +57,7 @@ def make(work: Path, cfg: dict[str, Any]) -> dict[str, Any]:
         "metrics": metrics,
         "cls_info": _load(work / "cls_info.json"),
         "candidate_score": _load(score)["final"] if score.exists() else None,
-        "trained_commit": trained_commit(work),
+        "trained_commit": trained_commits(work),
     }
 
 
@@ -208,12 +212,57 @@ def trained_config(work: Path, cfg: dict[str, Any]) -> dict[str, Any]:
     return {**record["config"], **{k: cfg[k] for k in POSTPROCESS_KEYS if k in cfg}}
 
 
-def trained_commit(work: Path) -> str:
-    """The commit whose code trained the work folder's ONNX files: the recorded one after a restore."""
+def trained_commits(work: Path) -> dict[str, str]:
+    """Per model id, the commit whose code trained the work folder's ONNX file: the recorded one
+    after a restore, the shipped classifier's after ``keep_classifier``, else the current one."""
     from training.build_steps import git_commit
 
     record = _restored_record(work)
-    return str(record.get("trained_commit") or git_commit()) if record is not None else git_commit()
+    if record is not None:
+        return {model_id: _commit_of(record, model_id) or git_commit() for model_id in ONNX_FILES}
+    commits = {model_id: git_commit() for model_id in ONNX_FILES}
+    kept = kept_classifier(work)
+    if kept is not None:
+        commits[manifests.CLS_ID] = str(kept["trained_commit"])
+    return commits
+
+
+def _commit_of(record: dict[str, Any], model_id: str) -> str | None:
+    commit = record.get("trained_commit")
+    return commit.get(model_id) if isinstance(commit, dict) else commit  # one commit for both, before 2026-12
+
+
+def keep_classifier(work: Path, models: Path, cfg: dict[str, Any], path: Path | None = None) -> None:
+    """Seed ``work`` with the shipped classifier (ONNX file, calibration, export check), for a build
+    that retrains only the segmenter. Refused when the classifier's recipe (``CLS_KEYS``) changed."""
+    path = path or RECORD
+    record = read(path)
+    changed = [key for key in CLS_KEYS if record["config"].get(key) != cfg.get(key)]
+    if changed:
+        raise BuildRecordError(f"the classifier's recipe changed ({', '.join(changed)}); run the classifier stage")
+    model_id = manifests.CLS_ID
+    source = models / model_id / "model.onnx"
+    _check_sha(source, record["onnx_sha256"][model_id], path)
+    work.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, work / ONNX_FILES[model_id])
+    (work / "cls_info.json").write_text(json.dumps(record["cls_info"], indent=2), encoding="utf-8")
+    kept = {
+        "onnx_sha256": record["onnx_sha256"][model_id],
+        "trained_commit": _commit_of(record, model_id) or "unknown",
+        "export": record["metrics"]["export"][model_id],
+    }
+    (work / KEPT_CLASSIFIER).write_text(json.dumps(kept, indent=2), encoding="utf-8")
+    log.info("classifier kept from %s (trained at %s)", path, kept["trained_commit"])
+
+
+def kept_classifier(work: Path) -> dict[str, Any] | None:
+    """What ``keep_classifier`` wrote, while the work folder's classifier is still the kept one."""
+    path = work / KEPT_CLASSIFIER
+    onnx = work / ONNX_FILES[manifests.CLS_ID]
+    if not path.exists() or not onnx.exists():
+        return None
+    kept = _load(path)
+    return kept if sha256(onnx) == kept["onnx_sha256"] else None
 
 
 def _load_if_present(path: Path) -> dict[str, Any] | None:

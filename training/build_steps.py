@@ -195,11 +195,20 @@ def stage_export(work: Path, cfg: dict[str, Any]) -> None:
     seg = new_segmenter(cfg)
     seg.load_state_dict(torch.load(work / "seg.pt", weights_only=True))
     checks = {manifests.SEG_ID: export_segmenter(seg, work / "seg.onnx", _sample_hu(work, cfg))}
-    cls = CropClassifier(n_classes=2)
-    cls.load_state_dict(torch.load(work / "cls.pt", weights_only=True))
-    crop = seg25d.normalise(_sample_hu(work, cfg)[40:56, 150:182, 150:182])
-    checks[manifests.CLS_ID] = _export(cls.eval(), (1, 1, *manifests.CLS_CROP), work / "cls.onnx", crop)
+    kept = build_record.kept_classifier(work)
+    if kept is not None and not (work / "cls.pt").exists():
+        checks[manifests.CLS_ID] = kept["export"]
+    else:
+        cls = CropClassifier(n_classes=2)
+        cls.load_state_dict(torch.load(work / "cls.pt", weights_only=True))
+        crop = seg25d.normalise(_sample_hu(work, cfg)[40:56, 150:182, 150:182])
+        checks[manifests.CLS_ID] = _export(cls.eval(), (1, 1, *manifests.CLS_CROP), work / "cls.onnx", crop)
     (work / "export_check.json").write_text(json.dumps(checks, indent=2))
+
+
+def stage_keep_classifier(work: Path, cfg: dict[str, Any]) -> None:
+    """Instead of the classifier stage: the shipped classifier, when only the segmenter's recipe changed."""
+    build_record.keep_classifier(work, MODELS, cfg)
 
 
 def stage_restore(work: Path, cfg: dict[str, Any]) -> None:
@@ -231,6 +240,7 @@ STAGES: dict[str, Callable[[Path, dict[str, Any]], None]] = {
     "score": stage_score,
     "train": stage_train,
     "classifier": stage_classifier,
+    "keep_classifier": stage_keep_classifier,
     "export": stage_export,
     "evaluate": _later("stage_evaluate"),
     "package": _later("stage_package"),
@@ -238,3 +248,4 @@ STAGES: dict[str, Callable[[Path, dict[str, Any]], None]] = {
     # Last in a full build, where it only checks that the record just written restores the work folder.
     "restore": stage_restore,
 }
+FULL_BUILD = tuple(name for name in STAGES if name != "keep_classifier")  # that one replaces "classifier"

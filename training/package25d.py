@@ -55,16 +55,18 @@ def _shipped_postprocess(work: Path, cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def _package(work: Path, cfg: dict[str, Any], metrics: dict[str, Any]) -> None:
-    commit = {"git_commit": build_record.trained_commit(work), "packaged_commit": build_steps.git_commit()}
+    trained, packaged = build_record.trained_commits(work), build_steps.git_commit()
     seg_m = manifests.seg_manifest(
         manifests.SEG_ID, threshold=build_steps.THRESHOLD, slice_range_mm=manifests.SLICE_RANGE_MM,
         metrics=metrics.get("seg", {}), postprocess=_shipped_postprocess(work, cfg),
-        limitations=cards25d.seg_limitations(metrics), git_commit=commit,
+        limitations=cards25d.seg_limitations(metrics),
+        git_commit={"git_commit": trained[manifests.SEG_ID], "packaged_commit": packaged},
     )  # fmt: skip
     cls_info = json.loads((work / "cls_info.json").read_text())
     cls_m = manifests.cls_manifest(
         temperature=float(cls_info["temperature"]), metrics=metrics.get("cls", {}),
-        limitations=cards25d.cls_limitations(), git_commit=commit,
+        limitations=cards25d.cls_limitations(),
+        git_commit={"git_commit": trained[manifests.CLS_ID], "packaged_commit": packaged},
     )  # fmt: skip
     for manifest, onnx_name, card in (
         (seg_m, "seg.onnx", cards25d.seg_card(seg_m, metrics, cfg)),

@@ -132,3 +132,55 @@ def test_packaging_without_full_metrics_leaves_the_record_alone(repo: Path, metr
     package25d.stage_package(work, CFG)
     assert (repo / "models" / manifests.SEG_ID / "manifest.json").exists()
     assert not build_record.RECORD.exists()
+
+
+def _segmenter_only_rebuild(repo: Path, cfg: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shipped models from a first build at ``old-commit``; then keep_classifier into a new work folder."""
+    with monkeypatch.context() as m:
+        m.setattr(build_steps, "git_commit", lambda: "old-commit")
+        package25d.stage_package(_built_work(repo / "work"), CFG)
+    work = repo / "rebuild"
+    build_steps.stage_keep_classifier(work, cfg)
+    return work
+
+
+def test_a_segmenter_only_rebuild_keeps_the_classifier_and_the_commit_that_trained_it(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = _segmenter_only_rebuild(repo, {**CFG, "seg_central_masses": 0.4}, monkeypatch)
+    assert (work / "cls.onnx").read_bytes() == b"fake classifier"
+    assert json.loads((work / "cls_info.json").read_text()) == METRICS["cls"]
+    assert build_record.kept_classifier(work)["export"] == METRICS["export"][manifests.CLS_ID]  # type: ignore[index]
+    (work / "seg.onnx").write_bytes(b"new segmenter")
+    (work / "metrics.json").write_text(json.dumps(METRICS))
+    package25d.stage_package(work, {**CFG, "seg_central_masses": 0.4})
+    provenance = {
+        model_id: json.loads((repo / "models" / model_id / "manifest.json").read_text())["provenance"]
+        for model_id in (manifests.SEG_ID, manifests.CLS_ID)
+    }
+    assert provenance[manifests.CLS_ID]["git_commit"] == "old-commit"
+    assert provenance[manifests.SEG_ID]["git_commit"] == "test-commit"
+    record = build_record.read()
+    assert record["trained_commit"] == {manifests.SEG_ID: "test-commit", manifests.CLS_ID: "old-commit"}
+    build_steps.stage_restore(repo / "restored", CFG)  # and a later restore keeps both commits
+    assert build_record.trained_commits(repo / "restored") == record["trained_commit"]
+
+
+def test_a_kept_classifier_that_was_replaced_is_no_longer_taken_for_the_kept_one(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = _segmenter_only_rebuild(repo, CFG, monkeypatch)
+    (work / "cls.onnx").write_bytes(b"retrained classifier")
+    assert build_record.kept_classifier(work) is None
+    assert build_record.trained_commits(work)[manifests.CLS_ID] == "test-commit"
+
+
+def test_the_classifier_is_not_kept_when_its_recipe_changed(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(build_record.BuildRecordError, match="cls_epochs"):
+        _segmenter_only_rebuild(repo, {**CFG, "cls_epochs": 20}, monkeypatch)
+    assert not (repo / "rebuild" / "cls.onnx").exists()
+
+
+def test_a_full_build_does_not_run_keep_classifier() -> None:
+    assert "classifier" in build_steps.FULL_BUILD and "keep_classifier" not in build_steps.FULL_BUILD
+    assert "keep_classifier" in build_steps.STAGES

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from training import manifests, real_data
+from training import fold_record, manifests, real_data
 
 NOT_A_DEVICE = "**Decision support only; not a medical device.**"
 
@@ -223,7 +223,14 @@ def _dice(value: float | None) -> str:
     return "missed" if value is None else f"{value:.2f}"
 
 
-def coarse_section(post: dict[str, Any], seg: dict[str, Any], evidence: dict[str, Any] | None) -> list[str]:
+def _fold_label(row: dict[str, Any], cfg: dict[str, Any]) -> str:
+    """The row's fold configuration key and its recipe against the card's model (older rows also carry a text)."""
+    return fold_record.fold_label(str(row["fold_config"]).split()[0], cfg)
+
+
+def coarse_section(
+    post: dict[str, Any], seg: dict[str, Any], evidence: dict[str, Any] | None, cfg: dict[str, Any]
+) -> list[str]:
     """The coarse pass judged held out (fold models with and without it), and which tables it is in."""
     zoom = post.get("coarse_zoom")
     if zoom is None:
@@ -245,8 +252,8 @@ def coarse_section(post: dict[str, Any], seg: dict[str, Any], evidence: dict[str
             "| held-out patient | fold recipe | variant | lesion | Dice without | Dice with | false without / with |",
             "|---|---|---|---|---|---|---|",
             *[
-                f"| {r['patient']} | {r['fold_config']} | {r['variant']} | {r['lesion']} | {_dice(r['dice_single'])} "
-                f"| {_dice(r['dice_coarse'])} | {r['false_single']} / {r['false_coarse']} |"
+                f"| {r['patient']} | {_fold_label(r, cfg)} | {r['variant']} | {r['lesion']} "
+                f"| {_dice(r['dice_single'])} | {_dice(r['dice_coarse'])} | {r['false_single']} / {r['false_coarse']} |"
                 for r in evidence["rows"]
             ],
         ]
@@ -264,7 +271,7 @@ def _lesion_figure(row: dict[str, Any], which: str) -> str:
     return _dice(row[f"dice_{which}"]) if coverage is None else f"{coverage:.0%} of box"
 
 
-def clip_section(post: dict[str, Any], evidence: dict[str, Any] | None) -> list[str]:
+def clip_section(post: dict[str, Any], evidence: dict[str, Any] | None, cfg: dict[str, Any]) -> list[str]:
     """The lung-region clip judged held out, replayed on the recorded fold findings."""
     if not post.get("clip_to_lung_region") or not evidence or not evidence.get("rows"):
         return []
@@ -278,7 +285,7 @@ def clip_section(post: dict[str, Any], evidence: dict[str, Any] | None) -> list[
         "| held-out patient | fold recipe | variant | lesion | without clip | with clip | false without / with |",
         "|---|---|---|---|---|---|---|",
         *[
-            f"| {r['patient']} | {r['fold_config']} | {r['variant']} | {r['lesion']} | {_lesion_figure(r, 'plain')} "
+            f"| {r['patient']} | {_fold_label(r, cfg)} | {r['variant']} | {r['lesion']} | {_lesion_figure(r, 'plain')} "
             f"| {_lesion_figure(r, 'clipped')} | {r['false_plain']} / {r['false_clipped']} |"
             for r in evidence["rows"]
         ],
@@ -317,8 +324,8 @@ def seg_card(m: dict[str, Any], metrics: dict[str, Any], cfg: dict[str, Any]) ->
             "",
             *_lopo_notes(seg),
         ]
-    lines += coarse_section(m["postprocess"], seg, coarse_evidence())
-    lines += clip_section(m["postprocess"], clip_evidence())
+    lines += coarse_section(m["postprocess"], seg, coarse_evidence(), cfg)
+    lines += clip_section(m["postprocess"], clip_evidence(), cfg)
     if seg.get("real_classical_baseline"):
         lines += [
             "## Classical baseline on the same scans",

@@ -33,7 +33,6 @@ from meddiag_desktop.inference.preprocess import pixel_sha256
 from meddiag_desktop.validation.cache import outcome_from_json
 from training import fold_record, lopo
 from training.build_steps import POSTPROCESS
-from training.coarse_check import recipe_text
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -122,13 +121,11 @@ def replay_fold(record: Path, scratch: Path) -> list[dict[str, Any]]:
         scratch / "index.sqlite",
     )
     clipped = _report(ClipReplay(record), held, scratch)
-    cfg = json.loads((record / fold_record.FOLD_FILE).read_text())["config"]
-    recipe = f"{record.parent.name} ({recipe_text(cfg)})"
     rows = []
     for a, b in zip(plain.cases, clipped.cases, strict=True):
         for la, lb in zip(a.lesions, b.lesions, strict=True):
             rows.append({
-                "patient": held, "fold_config": recipe, "variant": a.variant, "lesion": la.name,
+                "patient": held, "fold_config": record.parent.name, "variant": a.variant, "lesion": la.name,
                 "dice_plain": la.dice, "dice_clipped": lb.dice, "box_coverage_plain": la.box_coverage,
                 "box_coverage_clipped": lb.box_coverage,
                 "false_plain": a.false_findings, "false_clipped": b.false_findings,

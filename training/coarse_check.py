@@ -62,20 +62,11 @@ def _rows(held: str, key: str, single: ValidationReport, coarse: ValidationRepor
     return rows
 
 
-def recipe_text(cfg: dict[str, Any]) -> str:
-    """The fold's training recipe against the shipped one (the coarse pass, under test here, aside)."""
-    from training.build_models import CONFIG
-
-    ignored = ("lopo_folds", "coarse_zoom", *fold_record.REPLAYED_KEYS)
-    changed = sorted(k for k in {*cfg, *CONFIG} if k not in ignored and cfg.get(k) != CONFIG.get(k))
-    return "shipped" + "".join(f", {k}={json.dumps(cfg.get(k))}" for k in changed)
-
-
 def check_fold(work: Path, held: str, zoom: float, scratch: Path) -> list[dict[str, Any]]:
     fold = work / "lopo" / held
     [src] = [p for p in (fold / "models").iterdir() if (p / "manifest.json").is_file()]
     cfg = json.loads((fold / fold_record.FOLD_FILE).read_text())["config"]
-    key = f"{fold_record.config_key(cfg)} ({recipe_text(cfg)})"
+    key = fold_record.config_key(cfg)
     single = _validate(src, held, None, scratch)
     coarse = _validate(src, held, zoom, scratch)
     return _rows(held, key, single, coarse)

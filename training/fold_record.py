@@ -68,6 +68,22 @@ def config_key(cfg: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def recipe_text(cfg: dict[str, Any], against: dict[str, Any]) -> str:
+    """A fold's training recipe against ``against`` (post-processing aside: the coarse pass is judged
+    with and without, the replayed keys are not run by the folds)."""
+    ignored = ("lopo_folds", "coarse_zoom", *REPLAYED_KEYS)
+    changed = sorted(k for k in {*cfg, *against} if k not in ignored and cfg.get(k) != against.get(k))
+    return "this model's recipe" + "".join(f", {k}={json.dumps(cfg.get(k))}" for k in changed)
+
+
+def fold_label(key: str, against: dict[str, Any], root: Path | None = None) -> str:
+    """``key (recipe against against)`` for a recorded configuration key; the key alone when not recorded."""
+    records = sorted(((root or FOLDS) / key).glob(f"*/{FOLD_FILE}"))
+    if not records:
+        return key
+    return f"{key} ({recipe_text(json.loads(records[0].read_text())['config'], against)})"
+
+
 def record_folder(cfg: dict[str, Any], held: str, root: Path | None = None) -> Path:
     return (root or FOLDS) / config_key(cfg) / held
 

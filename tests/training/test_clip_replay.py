@@ -104,11 +104,11 @@ def test_the_card_shows_the_replayed_clip_only_when_the_manifest_clips() -> None
         "margin_mm": 5.0,
         "rows": [{**row, "false_plain": 2, "false_clipped": 1}, {**box, "false_plain": 6, "false_clipped": 6}],
     }
-    text = "\n".join(cards25d.clip_section({"clip_to_lung_region": True}, evidence))
+    text = "\n".join(cards25d.clip_section({"clip_to_lung_region": True}, evidence, {}))
     assert "| P | k | as acquired | GTV-1 | 0.52 | 0.58 | 2 / 1 |" in text
     assert "| P | k | as acquired | A boxes 1 | 89% of box | 88% of box | 6 / 6 |" in text
     assert "table above is without it" in text
-    assert cards25d.clip_section({}, evidence) == []
+    assert cards25d.clip_section({}, evidence, {}) == []
     assert any("cut back to the lung region" in line for line in cards25d._clip_text({"clip_to_lung_region": True}))
     assert cards25d._clip_text({"clip_to_lung_region": False}) == []
 

@@ -164,19 +164,32 @@ def test_the_coarse_pass_reaches_the_fold_and_shipped_manifests() -> None:
 
 def test_the_card_shows_the_held_out_coarse_pass_figures_and_which_tables_lack_the_pass() -> None:
     from training import build_models
-    from training.coarse_check import recipe_text
+    from training.fold_record import recipe_text
 
-    row = {"patient": "P", "fold_config": "k (shipped)", "variant": "as acquired", "lesion": "GTV-1"}
+    cfg = build_models.CONFIG
+    row = {"patient": "P", "fold_config": "k (an older text)", "variant": "as acquired", "lesion": "GTV-1"}
     row |= {"dice_single": 0.25, "dice_coarse": None, "false_single": 5, "false_coarse": 3}
     evidence, post = {"zoom": 1.5, "rows": [row]}, {"coarse_zoom": 1.5}
-    text = "\n".join(cards25d.coarse_section(post, {"real_leave_one_patient_out": [{}]}, evidence))
-    assert "| P | k (shipped) | as acquired | GTV-1 | 0.25 | missed | 5 / 3 |" in text
+    text = "\n".join(cards25d.coarse_section(post, {"real_leave_one_patient_out": [{}]}, evidence, cfg))
+    assert "| P | k | as acquired | GTV-1 | 0.25 | missed | 5 / 3 |" in text  # k has no fold record
     assert "measured without the coarse pass" in text
     measured_with = {"real_leave_one_patient_out": [{}], "evaluated_coarse_zoom": 1.5}
-    assert "measured without" not in "\n".join(cards25d.coarse_section(post, measured_with, evidence))
-    assert cards25d.coarse_section({}, measured_with, evidence) == []
-    assert recipe_text(build_models.CONFIG) == "shipped"
-    assert recipe_text({**build_models.CONFIG, "seg_paste_real": 0.3}) == "shipped, seg_paste_real=0.3"
+    assert "measured without" not in "\n".join(cards25d.coarse_section(post, measured_with, evidence, cfg))
+    assert cards25d.coarse_section({}, measured_with, evidence, cfg) == []
+    assert recipe_text({**cfg, "clip_to_lung_region": False, "coarse_zoom": None}, cfg) == "this model's recipe"
+    assert recipe_text({**cfg, "seg_paste_real": 0.3}, cfg) == "this model's recipe, seg_paste_real=0.3"
+
+
+def test_a_fold_is_labelled_with_its_recipe_against_the_card_model() -> None:
+    from training import build_models, fold_record
+
+    key = fold_record.config_key(build_models.CONFIG)
+    if not (fold_record.FOLDS / key).is_dir():
+        pytest.skip(f"no recorded folds for the current recipe {key}")
+    assert fold_record.fold_label(key, build_models.CONFIG) == f"{key} (this model's recipe)"
+    older = {**build_models.CONFIG, "seg_central_masses": 0.0}
+    assert fold_record.fold_label(key, older) == f"{key} (this model's recipe, seg_central_masses=0.4)"
+    assert fold_record.fold_label("000000000000", build_models.CONFIG) == "000000000000"
 
 
 def test_a_coarse_check_of_some_folds_keeps_the_rows_of_the_others() -> None:

@@ -202,3 +202,10 @@ def test_a_coarse_check_of_some_folds_keeps_the_rows_of_the_others() -> None:
     rows = merged(old, [row("LUNG1-001", 0.7), row("LUNG1-003", 0.3)], {"LUNG1-001", "LUNG1-003"})
     expected = [("LUNG1-001", 0.7), ("LUNG1-002", 0.5), ("LUNG1-003", 0.3)]
     assert [(r["patient"], r["dice_coarse"]) for r in rows] == expected
+
+
+def test_the_card_says_when_the_resampled_input_check_has_not_run() -> None:
+    assert "Not checked for this network yet" in "\n".join(cards25d.sampling_section([]))
+    row = {"patient": "P", "lesion": "GTV-1", "variant": "as acquired", "status": "analysed", "hit": True, "dice": 0.6}
+    row |= {"box_coverage": None, "false_findings": 1}
+    assert "Not checked" not in "\n".join(cards25d.sampling_section([row]))

@@ -11,8 +11,10 @@ from training.net25d import CLIP_HU, OFFSETS
 SEG_ID, CLS_ID = "lung-nodule-seg", "lung-lesion-cls"
 # 2.1.0: findings reach their half-sure halo (postprocess extent_threshold); 2.2.0: accepts 0.5 mm slice
 # spacing and 1.5 mm pixels (the sampling stage checks both on the real patients; the ONNX is unchanged);
-# 2.3.0: a coarse pass widens findings to the whole of a large mass (postprocess coarse_zoom; same ONNX)
-VERSION = "2.3.0"
+# 2.3.0: a coarse pass widens findings to the whole of a large mass (postprocess coarse_zoom; same ONNX);
+# 2.4.0: the segmenter retrained with central masses (seg_central_masses), findings clipped to the lung
+# region (postprocess clip_to_lung_region); the classifier's ONNX is unchanged (keep_classifier)
+VERSION = "2.4.0"
 # What both models accept. Finer scans are block-averaged onto the model grid (SPACING); the sampling
 # stage checks the ends on the real patients (0.5 mm slice spacing, 1.5 mm pixels: the grid's own).
 SLICE_RANGE_MM = (0.5, 10.0)
@@ -32,9 +34,9 @@ DATA_TEXT = (
     "export), 3 mm, with radiation-oncology GTV contours as the lesions (the neck and subcarinal nodes "
     "GTV-2/GTV-3 of LUNG1-003 ignored), and TCIA Lung-PET-CT-Dx A0001 (Philips, 5 mm; its boxed tumour "
     "region ignored, the rest background); each also averaged to 6 and 9 mm slices. Simulated lesions "
-    "(solid, part-solid, ground-glass; 5-80 mm; free or attached to pleura, hilum, mediastinum) are "
-    "inserted into the real lungs on the fly; slice thickness, kernel, noise, calibration and zoom are "
-    "randomised."
+    "(solid, part-solid, ground-glass; 5-80 mm; free or attached to pleura, hilum, mediastinum; for the "
+    "segmenter 40 % of them 25-80 mm central masses merging into the hilum or mediastinum) are inserted "
+    "into the real lungs on the fly; slice thickness, kernel, noise, calibration and zoom are randomised."
 )
 
 INTENDED_USE = (

@@ -110,6 +110,15 @@ def sampling_section(rows: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def _resampled_text(metrics: dict[str, Any]) -> str:
+    if metrics.get("seg", {}).get("sampling_check"):
+        return (
+            "on the four patients resliced every 0.5 mm and with pixels averaged to 1.5 mm the shipped model "
+            "gives the findings of the scans as acquired ('Resampled input')"
+        )
+    return "that check on the four patients resliced and with coarser pixels has not been run for this network"
+
+
 def seg_limitations(metrics: dict[str, Any]) -> list[str]:
     return [
         "Trained and validated on four real patients only (three vendors' images, 3 and 5 mm slices, plus "
@@ -123,15 +132,16 @@ def seg_limitations(metrics: dict[str, Any]) -> list[str]:
         "needs contrast-enhanced CT and far more examples than the one patient here).",
         "Slice spacing from 0.5 to 10 mm and pixels from 0.5 to 1.5 mm are accepted. Leave-one-patient-out "
         "validation covers 3, 5 and 8-10 mm (averaged) slices. Finer scans are block-averaged onto the "
-        "2.5 x 1.5 x 1.5 mm model grid; on the four patients resliced every 0.5 mm and with pixels averaged "
-        "to 1.5 mm the shipped model gives the findings of the scans as acquired ('Resampled input'), but no "
-        "real thin-slice scan, with its own noise and sharper edges, was available to check.",
+        f"2.5 x 1.5 x 1.5 mm model grid; {_resampled_text(metrics)}, but no real thin-slice scan, with its own "
+        "noise and sharper edges, was available to check.",
         "Findings at the hilum, the aorta, the oesophagus and the heart border are the commonest false "
         "findings; a lung-region rule drops findings mostly outside the lungs, which can also drop a mass "
         "lying mostly in the mediastinum.",
         "At the lung bases, the top of the liver or the spleen under a high diaphragm can be marked as a large "
         "finding: it lies inside the lung's outline on axial slices, and the network sees only 20 mm above "
-        "and below (held out, the LUNG1-003 fold marked 157 and 326 mL there).",
+        "and below (held out, the LUNG1-003 fold models marked 85-370 mL there).",
+        "Trained to follow masses into the hilum and mediastinum, it can also mark mediastinal soft tissue "
+        "beside the trachea (held out, a 140 mL right paratracheal finding on LUNG1-001).",
         "Small nodules (< 6 mm) are below the minimum finding volume (0.2 mL) and are not reported.",
     ]
 

@@ -209,3 +209,9 @@ def test_the_card_says_when_the_resampled_input_check_has_not_run() -> None:
     row = {"patient": "P", "lesion": "GTV-1", "variant": "as acquired", "status": "analysed", "hit": True, "dice": 0.6}
     row |= {"box_coverage": None, "false_findings": 1}
     assert "Not checked" not in "\n".join(cards25d.sampling_section([row]))
+
+
+def test_the_limitations_claim_the_resampled_check_only_when_it_ran() -> None:
+    ran = "\n".join(cards25d.seg_limitations({"seg": {"sampling_check": [{"patient": "P"}]}}))
+    assert "gives the findings of the scans as acquired" in ran
+    assert "has not been run for this network" in "\n".join(cards25d.seg_limitations({"seg": {}}))

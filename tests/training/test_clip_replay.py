@@ -70,7 +70,7 @@ def test_the_replayed_clip_agrees_with_the_app_clipping_on_the_model_grid(tmp_pa
     [real] = validate_cases([case], RegistryAnalyser(registry, clip_id, threads=2), tmp_path / "real").cases
     [before], [after], [app] = (c.lesions for c in (unclipped, replayed, real))
     assert before.box_coverage is not None and after.box_coverage is not None and app.box_coverage is not None
-    assert after.box_coverage < before.box_coverage and app.box_coverage < before.box_coverage
+    assert after.box_coverage <= before.box_coverage and app.box_coverage <= before.box_coverage
     assert after.box_coverage == pytest.approx(app.box_coverage, abs=0.02)
     assert [f.status for f in replayed.findings] == [f.status for f in real.findings]
     region = scan_region(load_case_volume(case), 0.0)

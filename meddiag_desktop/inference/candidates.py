@@ -214,10 +214,7 @@ def native_finding(
     if box is None:
         return None
     pad = _padded(candidate.box, prob.shape)
-    own = np.zeros(prob[pad].shape, dtype=bool)  # only the padded box: a whole-grid copy per finding adds up
-    own[tuple(slice(c.start - p.start, c.stop - p.start) for c, p in zip(candidate.box, pad, strict=True))] = (
-        candidate.mask
-    )
+    own = _in_padded(candidate.mask, candidate.box, pad)  # only the padded box: a whole-grid copy per finding adds up
     grown = np.where(own | _dilate(own), prob[pad], np.float32(0.0)).astype(np.float32, copy=False)
     shape = (box[0].stop - box[0].start, box[1].stop - box[1].start, box[2].stop - box[2].start)
     local_grid = grid.crop((pad[0].start, pad[1].start, pad[2].start), grown.shape)
